@@ -1,0 +1,55 @@
+"""Per-epoch metrics to MLflow while training runs, so the UI shows live curves."""
+
+from __future__ import annotations
+
+import time
+
+import mlflow
+
+EPOCH_METRICS = ("loss", "neg_log_likelihood", "kl", "beta", "epoch_seconds")
+
+
+class MlflowEpochLogger:
+    """Trainer callback: one MLflow metric-history point per epoch (step = epoch).
+
+    Validation metrics keep their ``val_`` prefix and become ``val/<name>``, the
+    training terms become ``train/<name>``, as the UI groups metrics by prefix.
+    """
+
+    def __init__(self, run_id: str | None = None):
+        self._run_id = run_id
+
+    def __call__(self, record: dict[str, float]) -> None:
+        run_id = self._run_id or _active_run_id()
+        if run_id is None:
+            return
+        metrics = {f"train/{name}": record[name] for name in EPOCH_METRICS}
+        metrics.update(
+            {
+                f"val/{name.removeprefix('val_')}": value
+                for name, value in record.items()
+                if name.startswith("val_")
+            }
+        )
+        mlflow.tracking.MlflowClient().log_batch(
+            run_id,
+            metrics=[
+                mlflow.entities.Metric(key, float(value), _now_ms(), int(record["epoch"]))
+                for key, value in metrics.items()
+            ],
+        )
+
+
+def set_run_tags(tags: dict[str, str]) -> None:
+    """Tag the active run; without one (tracking disabled) there is nothing to tag."""
+    if mlflow.active_run() is not None:
+        mlflow.set_tags(tags)
+
+
+def _active_run_id() -> str | None:
+    run = mlflow.active_run()
+    return run.info.run_id if run else None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,1 @@
+"""Kedro pipelines: thin wiring of the core into runnable, tracked steps."""

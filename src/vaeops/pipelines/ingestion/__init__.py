@@ -1,0 +1,5 @@
+"""Obtain the interaction log: local path, verified cache, download or PyPI mirror."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,29 @@
+from kedro.pipeline import Pipeline, node
+
+from .nodes import plot_training_curves, train_recommender
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                train_recommender,
+                [
+                    "train_matrix",
+                    "validation_fold_in",
+                    "validation_target",
+                    "params:training",
+                    "params:dataset",
+                ],
+                {
+                    "weights": "model_weights",
+                    "model_config": "model_config",
+                    "history": "training_history",
+                    "run_tags": "run_tags",
+                    "summary": "training_summary",
+                },
+                name="train_recommender",
+            ),
+            node(plot_training_curves, "training_history", "training_curves", name="plot_training_curves"),
+        ]
+    )

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture
+def kedro_project(tmp_path, monkeypatch) -> Path:
+    """A throwaway copy of the project's config, so runs never touch the checkout's
+    data/ or mlflow.db; the package itself is the installed one."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(REPO_ROOT / "pyproject.toml", project)
+    (project / "src").mkdir()  # kedro insists on it; the package itself is installed
+    shutil.copytree(REPO_ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
+    (project / "conf" / "local").mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+    bootstrap_project(project)
+    return project
+
+
+@pytest.fixture
+def run_kedro(kedro_project):
+    def run(pipeline_name: str = "__default__", **runtime_params) -> dict:
+        with KedroSession.create(project_path=kedro_project, runtime_params=runtime_params) as session:
+            return session.run(pipeline_name=pipeline_name)
+
+    return run

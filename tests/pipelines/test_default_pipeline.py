@@ -1,0 +1,57 @@
+"""The README's `kedro run` on real MovieLens 100K, shortened to a few epochs."""
+
+import json
+
+import mlflow
+import pandas as pd
+import pytest
+
+REQUIRED_TEST_METRICS = ("test/ndcg_at_100", "test/recall_at_20", "test/recall_at_50")
+
+
+@pytest.mark.e2e
+def test_default_pipeline_logs_one_complete_mlflow_run(run_kedro, kedro_project, ml100k_dir):
+    run_kedro(dataset={"path": str(ml100k_dir)}, training={"epochs": 25})
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{kedro_project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("vaeops")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1, "one kedro run must be one MLflow run"
+    run = runs[0]
+    metrics = run.data.metrics
+    for key in REQUIRED_TEST_METRICS:
+        assert key in metrics
+        assert key.replace("test/", "popularity/") in metrics
+    assert metrics["test/ndcg_at_100"] > metrics["popularity/ndcg_at_100"]
+
+    history = client.get_metric_history(run.info.run_id, "val/ndcg_at_100")
+    assert [point.step for point in history] == list(range(1, 26))
+    for key in ("train/loss", "train/kl", "train/beta"):
+        assert len(client.get_metric_history(run.info.run_id, key)) == 25
+
+    assert run.data.params["training.epochs"] == "25"
+    assert run.data.params["training.anneal_cap"] == "0.2"
+    assert run.data.tags["dataset"] == "ml-100k"
+    assert run.data.tags["device"] == "cpu"
+
+    artifacts = {
+        f"{folder}/{item.path.split('/')[-1]}"
+        for folder in ("model", "training", "evaluation")
+        for item in client.list_artifacts(run.info.run_id, folder)
+    }
+    assert {
+        "model/model_weights.pt",
+        "model/model_config.json",
+        "training/training_curves.png",
+        "evaluation/evaluation_report.json",
+        "evaluation/evaluation_report.md",
+        "evaluation/per_user_metrics.parquet",
+    } <= artifacts
+
+    report = json.loads((kedro_project / "data/08_reporting/evaluation_report.json").read_text())
+    assert report["models"]["multvae"]["ndcg_at_100"] == pytest.approx(metrics["test/ndcg_at_100"])
+    per_user = pd.read_parquet(kedro_project / "data/08_reporting/per_user_metrics.parquet")
+    assert set(per_user["model"]) == {"multvae", "popularity"}
+    assert per_user.groupby("model")["ndcg_at_100"].mean()["multvae"] == pytest.approx(
+        metrics["test/ndcg_at_100"], abs=1e-6
+    )
