@@ -4,7 +4,9 @@ import subprocess
 import sys
 import textwrap
 
-TORCH_ONLY_MODULES = ["vaeops.sparse", "vaeops.models", "vaeops.metrics", "vaeops.trainer", "vaeops.baselines"]
+TORCH_ONLY_MODULES = [
+    "vaeops.sparse", "vaeops.models", "vaeops.metrics", "vaeops.trainer", "vaeops.baselines", "vaeops.bench",
+]
 CORE_MODULES = [*TORCH_ONLY_MODULES, "vaeops.ingest", "vaeops.splits"]
 
 

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from tests.devices import DEVICES
 from vaeops.baselines import Popularity
 from vaeops.metrics import evaluate, masked_top_k, scipy_scorer
 from vaeops.sparse import DeviceCSR
@@ -76,12 +77,14 @@ def test_batching_does_not_change_metrics():
         np.testing.assert_allclose(whole.per_user[name], pieces.per_user[name], rtol=1e-6)
 
 
-def test_masked_top_k_matches_numpy_reference():
+@pytest.mark.parametrize("device", DEVICES)
+def test_masked_top_k_matches_numpy_reference(device):
     rng = np.random.default_rng(4)
     scores = rng.standard_normal((64, 300)).astype(np.float32)
     exclude = sp.random(64, 300, density=0.05, format="csr", random_state=5, dtype=np.float32)
     exclude.data[:] = 1
-    top = masked_top_k(torch.as_tensor(scores), DeviceCSR(exclude).rows(0, 64), k=20).numpy()
+    history = DeviceCSR(exclude, device).rows(0, 64)
+    top = masked_top_k(torch.as_tensor(scores, device=device), history, k=20).cpu().numpy()
     reference = np.where(exclude.toarray() > 0, -np.inf, scores)
     expected = np.argsort(-reference, axis=1, kind="stable")[:, :20]
     np.testing.assert_array_equal(top, expected)

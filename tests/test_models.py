@@ -4,6 +4,7 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
+from tests.devices import DEVICES
 from vaeops.baselines import Popularity
 from vaeops.metrics import evaluate, scipy_scorer
 from vaeops.models import ModelConfig, MultDAE, MultVAE, build_model
@@ -30,14 +31,15 @@ def dense_reference_loss(model: MultVAE, x: torch.Tensor, eps: torch.Tensor, bet
     return nll + beta * kl, nll, kl
 
 
-def test_sparse_training_step_equals_dense_reference_in_fp32():
+@pytest.mark.parametrize("device", DEVICES)
+def test_sparse_training_step_equals_dense_reference_in_fp32(device):
     torch.manual_seed(0)
     matrix = binary_csr(16, 30, 0.2, seed=1)
     config = ModelConfig(kind="multvae", n_items=30, hidden_dims=[12], latent_dim=4, dropout=0.0)
-    fast, plain = MultVAE(config), MultVAE(config)
+    fast, plain = MultVAE(config).to(device), MultVAE(config).to(device)
     plain.load_state_dict(fast.state_dict())
-    batch = DeviceCSR(matrix).rows(0, 16)
-    eps = torch.randn(16, 4)
+    batch = DeviceCSR(matrix, device).rows(0, 16)
+    eps = torch.randn(16, 4, device=device)
 
     fast.train()
     torch.manual_seed(42)
@@ -48,7 +50,8 @@ def test_sparse_training_step_equals_dense_reference_in_fp32():
         loss_fast, nll_fast, kl_fast = fast.loss(batch, beta=0.3)
     finally:
         torch.randn_like = original
-    loss_plain, nll_plain, kl_plain = dense_reference_loss(plain, torch.as_tensor(matrix.toarray()), eps, 0.3)
+    dense = torch.as_tensor(matrix.toarray(), device=device)
+    loss_plain, nll_plain, kl_plain = dense_reference_loss(plain, dense, eps, 0.3)
     torch.testing.assert_close(loss_fast, loss_plain)
     torch.testing.assert_close(nll_fast, nll_plain)
     torch.testing.assert_close(kl_fast, kl_plain)
@@ -158,3 +161,33 @@ def test_diverging_loss_raises_a_clear_error():
             target,
             TrainingConfig(epochs=2, batch_size=50, learning_rate=1e30, device="cpu"),
         )
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bf16_autocast_changes_the_loss_only_by_rounding(device):
+    torch.manual_seed(0)
+    model = MultVAE(ModelConfig(kind="multvae", n_items=300, hidden_dims=[64], latent_dim=16)).to(device).eval()
+    batch = DeviceCSR(binary_csr(32, 300, 0.05, seed=3), device).rows(0, 32)
+    full, _, _ = model.loss(batch, beta=0.2)
+    with torch.autocast(device, dtype=torch.bfloat16):
+        reduced, _, _ = model.loss(batch, beta=0.2)
+    assert reduced.dtype == torch.float32
+    assert reduced.item() == pytest.approx(full.item(), rel=2e-2)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_runs_on_each_device_in_each_precision(device):
+    train, fold_in, target = small_problem()
+    for precision in ("fp32", "bf16"):
+        result = train_autoencoder(
+            ModelConfig(kind="multvae", n_items=40, hidden_dims=[16], latent_dim=4),
+            train, fold_in, target,
+            TrainingConfig(epochs=2, batch_size=50, device=device, precision=precision),
+        )
+        assert result.device.startswith(device)
+        assert all(np.isfinite(r["loss"]) for r in result.history)
+
+
+def test_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="bf16"):
+        TrainingConfig(precision="fp16")

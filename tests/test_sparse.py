@@ -1,37 +1,44 @@
 import numpy as np
 import scipy.sparse as sp
+import pytest
 import torch
 
+from tests.devices import DEVICES
 from vaeops.sparse import DeviceCSR, resolve_device
 
 
 def random_csr(rows=53, cols=41, density=0.15, seed=0):
     matrix = sp.random(rows, cols, density=density, format="csr", random_state=seed, dtype=np.float32)
     matrix.data = np.round(matrix.data * 4 + 1)
+    matrix = matrix.tolil()
     matrix[7] = 0  # an empty row must survive batching
+    matrix = matrix.tocsr()
     matrix.eliminate_zeros()
     return matrix
 
 
-def test_batches_equal_scipy_dense_rows():
+@pytest.mark.parametrize("device", DEVICES)
+def test_batches_equal_scipy_dense_rows(device):
     matrix = random_csr()
-    device_csr = DeviceCSR(matrix)
+    device_csr = DeviceCSR(matrix, device)
     for start in range(0, matrix.shape[0], 10):
         batch = device_csr.rows(start, start + 10)
-        np.testing.assert_array_equal(batch.to_dense().numpy(), matrix[start : start + 10].toarray())
+        assert batch.values.device.type == device
+        np.testing.assert_array_equal(batch.to_dense().cpu().numpy(), matrix[start : start + 10].toarray())
         assert (batch.to_scipy() != matrix[start : start + 10]).nnz == 0
 
 
-def test_permuted_batches_equal_scipy_rows_in_that_order():
+@pytest.mark.parametrize("device", DEVICES)
+def test_permuted_batches_equal_scipy_rows_in_that_order(device):
     matrix = random_csr(seed=1)
     order = torch.randperm(matrix.shape[0], generator=torch.Generator().manual_seed(3))
-    permuted = DeviceCSR(matrix).permute_rows(order)
+    permuted = DeviceCSR(matrix, device).permute_rows(order)
     rows = order.numpy()
     seen = []
     for i, batch in enumerate(permuted.batches(8)):
         expected = matrix[rows[i * 8 : i * 8 + 8]].toarray()
-        np.testing.assert_array_equal(batch.to_dense().numpy(), expected)
-        np.testing.assert_array_equal(batch.row_sums().numpy(), expected.sum(axis=1))
+        np.testing.assert_array_equal(batch.to_dense().cpu().numpy(), expected)
+        np.testing.assert_array_equal(batch.row_sums().cpu().numpy(), expected.sum(axis=1))
         seen.append(batch.n_rows)
     assert sum(seen) == matrix.shape[0]
 

@@ -84,11 +84,37 @@ class _SparseInputAutoencoder(nn.Module):
     @staticmethod
     def multinomial_nll(logits: torch.Tensor, batch: SparseBatch) -> torch.Tensor:
         """Mean over users of ``-sum_i x_ui * log_softmax(logits)_ui``."""
-        logits = logits.float()
-        clicked = logits[batch.row_of_value, batch.columns]
-        weighted_clicks = (clicked * batch.values).sum()
-        log_partition = torch.logsumexp(logits, dim=1)
-        return (torch.dot(log_partition, batch.row_sums()) - weighted_clicks) / batch.n_rows
+        return _MultinomialNLL.apply(logits, batch.row_of_value, batch.columns, batch.values)
+
+
+class _MultinomialNLL(torch.autograd.Function):
+    """Log-softmax and the multinomial likelihood in one step.
+
+    Autograd through ``logsumexp`` and an index gather would allocate the softmax,
+    a zero-filled scatter of the click gradient and their sum, each the size of
+    the logits; here the gradient is written once, in place:
+    ``(softmax * clicks_per_user - x) / n_users``. Computed in float32 even when
+    the logits come from bf16 autocast.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, row_of_value, columns, values):
+        logits32 = logits.float()
+        log_partition = torch.logsumexp(logits32, dim=1)
+        clicks_per_user = torch.zeros_like(log_partition).index_add_(0, row_of_value, values)
+        clicked = logits32[row_of_value, columns]
+        n_users = logits.shape[0]
+        ctx.save_for_backward(logits, log_partition, clicks_per_user, row_of_value, columns, values)
+        return (torch.dot(log_partition, clicks_per_user) - torch.dot(clicked, values)) / n_users
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        logits, log_partition, clicks_per_user, row_of_value, columns, values = ctx.saved_tensors
+        scale = grad_output / logits.shape[0]
+        grad = logits.float().sub(log_partition[:, None]).exp_()
+        grad.mul_((clicks_per_user * scale)[:, None])
+        grad.index_put_((row_of_value, columns), -values * scale, accumulate=True)
+        return grad.to(logits.dtype), None, None, None
 
 
 class MultVAE(_SparseInputAutoencoder):

@@ -91,14 +91,23 @@ def liang_split(
         user_codes, item_codes = user_codes[positive], item_codes[positive]
 
     user_codes, item_codes, user_ids = _filter_counts(
-        user_codes, item_codes, user_ids, item_ids.size, min_user_count, min_item_count,
+        user_codes,
+        item_codes,
+        user_ids,
+        item_ids.size,
+        min_user_count,
+        min_item_count,
         rating_threshold,
     )
     n_users = user_ids.size
     n_filtered_items = np.count_nonzero(np.bincount(item_codes, minlength=item_ids.size))
     logger.info(
         "Filtered (min_item_count=%d, min_user_count=%d): %d interactions, %d users, %d items",
-        min_item_count, min_user_count, user_codes.size, n_users, n_filtered_items,
+        min_item_count,
+        min_user_count,
+        user_codes.size,
+        n_users,
+        n_filtered_items,
     )
     n_heldout = _heldout_count(n_heldout_users, n_users, min_user_count, min_item_count)
     n_train = n_users - 2 * n_heldout
@@ -109,7 +118,11 @@ def liang_split(
     row_positions = position_of_user[user_codes]
     logger.info(
         "Shuffled %d users with seed %d: %d train, %d validation, %d test",
-        n_users, seed, n_train, n_heldout, n_heldout,
+        n_users,
+        seed,
+        n_train,
+        n_heldout,
+        n_heldout,
     )
 
     in_train = row_positions < n_train
@@ -120,7 +133,8 @@ def liang_split(
     n_columns = train_item_codes.size
     logger.info(
         "Training users interacted with %d of the %d filtered items; the others are dropped",
-        n_columns, n_filtered_items,
+        n_columns,
+        n_filtered_items,
     )
 
     train = _binary_csr(
@@ -134,7 +148,9 @@ def liang_split(
         kept = in_split & seen_in_train
         logger.info(
             "%s: kept %d of %d interactions on items seen in training",
-            name, np.count_nonzero(kept), np.count_nonzero(in_split),
+            name,
+            np.count_nonzero(kept),
+            np.count_nonzero(in_split),
         )
         heldout[name] = _fold_in_and_target(
             name,
@@ -148,16 +164,9 @@ def liang_split(
             seed,
         )
 
-    user_codes_by_split = [
-        user_order[:n_train], heldout["validation"].user_codes, heldout["test"].user_codes
-    ]
-    split_sizes = [codes.size for codes in user_codes_by_split]
-    user_map = pd.DataFrame(
-        {
-            "user": user_ids.take(np.concatenate(user_codes_by_split)),
-            "split": np.repeat(np.array(SPLIT_NAMES, dtype=object), split_sizes),
-            "row": np.concatenate([np.arange(size, dtype=np.int64) for size in split_sizes]),
-        }
+    user_map = _user_map(
+        user_ids,
+        [user_order[:n_train], heldout["validation"].user_codes, heldout["test"].user_codes],
     )
     item_map = pd.DataFrame(
         {"item": item_ids.take(train_item_codes), "column": np.arange(n_columns, dtype=np.int64)}
@@ -180,6 +189,17 @@ class _HeldOutSplit:
     user_codes: np.ndarray  # user of each row, as codes into the sorted user ids
 
 
+def _user_map(user_ids: pd.Index, user_codes_by_split: list[np.ndarray]) -> pd.DataFrame:
+    split_sizes = [codes.size for codes in user_codes_by_split]
+    return pd.DataFrame(
+        {
+            "user": user_ids.take(np.concatenate(user_codes_by_split)),
+            "split": np.repeat(np.array(SPLIT_NAMES, dtype=object), split_sizes),
+            "row": np.concatenate([np.arange(size, dtype=np.int64) for size in split_sizes]),
+        }
+    )
+
+
 def split_summary(split: LiangSplit) -> dict:
     """Sizes of each split, for run logs and for checking a split against the paper's."""
     n_columns = split.train.shape[1]
@@ -192,10 +212,10 @@ def split_summary(split: LiangSplit) -> dict:
     for name, matrices in parts.items():
         n_users = matrices[0].shape[0]
         n_interactions = sum(int(matrix.nnz) for matrix in matrices)
-        active_items = np.unique(np.concatenate([matrix.indices for matrix in matrices]))
+        item_counts = sum(np.bincount(matrix.indices, minlength=n_columns) for matrix in matrices)
         summary[name] = {
             "users": int(n_users),
-            "items": int(active_items.size),
+            "items": int(np.count_nonzero(item_counts)),
             "interactions": n_interactions,
             "sparsity": _sparsity(n_interactions, n_users, n_columns),
         }
@@ -267,9 +287,7 @@ def _factorize_ids(
     return codes, ids
 
 
-def _positive_rows(
-    interactions: pd.DataFrame, rating_threshold: float | None
-) -> np.ndarray | None:
+def _positive_rows(interactions: pd.DataFrame, rating_threshold: float | None) -> np.ndarray | None:
     n_rows = len(interactions)
     if rating_threshold is None or "rating" not in interactions.columns:
         logger.info("Every one of %d interactions counts as positive (no rating filter)", n_rows)
@@ -358,7 +376,9 @@ def _fold_in_and_target(
     """
     by_user = np.argsort(user_codes, kind="stable")
     user_codes, item_columns = user_codes[by_user], item_columns[by_user]
-    users, starts, counts = np.unique(user_codes, return_index=True, return_counts=True)
+    starts = np.flatnonzero(np.diff(user_codes, prepend=-1))
+    users = user_codes[starts]
+    counts = np.diff(starts, append=user_codes.size)
 
     rng = np.random.RandomState(seed)
     is_target = np.zeros(user_codes.size, dtype=bool)
@@ -379,8 +399,13 @@ def _fold_in_and_target(
     logger.info(
         "%s: %d users (%d without items seen in training dropped), %d fold-in and %d target "
         "interactions, %d users with fewer than %d items have no targets",
-        name, users.size, n_heldout - users.size, fold_in.nnz, target.nnz,
-        np.count_nonzero(counts < min_items_for_target), min_items_for_target,
+        name,
+        users.size,
+        n_heldout - users.size,
+        fold_in.nnz,
+        target.nnz,
+        np.count_nonzero(counts < min_items_for_target),
+        min_items_for_target,
     )
     return _HeldOutSplit(fold_in, target, users[row_order])
 

@@ -38,6 +38,13 @@ class TrainingConfig:
     eval_batch_size: int = 2000
     seed: int = 98765
     device: str = "auto"
+    # "bf16" runs the forward pass under bfloat16 autocast (for CUDA GPUs with
+    # bf16 tensor cores); the loss and optimizer state stay in float32.
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,6 +71,9 @@ class TrainingResult:
     config: TrainingConfig = field(repr=False)
 
 
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+
+
 def kl_weight(update_count: int, anneal_cap: float, total_anneal_steps: int) -> float:
     if total_anneal_steps <= 0:
         return anneal_cap
@@ -88,7 +98,7 @@ def train_autoencoder(
     torch.manual_seed(config.seed)
     shuffle = torch.Generator().manual_seed(config.seed)
     model = build_model(model_config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = make_optimizer(model, config.learning_rate)
     train_rows = DeviceCSR(train, device)
     validation = (DeviceCSR(validation_fold_in, device), DeviceCSR(validation_target, device))
 
@@ -98,22 +108,11 @@ def train_autoencoder(
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         epoch_started = time.perf_counter()
-        model.train()
-        shuffled = train_rows.permute_rows(torch.randperm(train.shape[0], generator=shuffle))
-        sums = torch.zeros(3, device=device)
-        n_batches = 0
-        for batch in shuffled.batches(config.batch_size):
-            beta = kl_weight(update_count, config.anneal_cap, config.total_anneal_steps)
-            loss, nll, kl = model.loss(batch, beta)
-            if config.l2_penalty:
-                loss = loss + config.l2_penalty * sum(w.square().sum() for w in model.weight_matrices())
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            sums += torch.stack([loss.detach(), nll.detach(), kl.detach()])
-            update_count += 1
-            n_batches += 1
-        mean_loss, mean_nll, mean_kl = (sums / n_batches).tolist()
+        order = torch.randperm(train.shape[0], generator=shuffle)
+        losses, update_count, beta = train_epoch(
+            model, optimizer, train_rows.permute_rows(order), config, update_count
+        )
+        mean_loss, mean_nll, mean_kl = losses
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(
                 f"Training loss became {mean_loss} at epoch {epoch}; lower the learning rate "
@@ -149,6 +148,43 @@ def train_autoencoder(
         seconds=time.perf_counter() - started,
         config=config,
     )
+
+
+def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.Adam:
+    """Adam as in the paper; the fused kernel updates all ~50M parameters of a
+    40k-item model in one pass, several times faster than the per-tensor loop."""
+    device_type = next(model.parameters()).device.type
+    return torch.optim.Adam(model.parameters(), lr=learning_rate, fused=device_type in ("cuda", "cpu"))
+
+
+def train_epoch(
+    model: MultVAE | MultDAE,
+    optimizer: torch.optim.Optimizer,
+    rows: DeviceCSR,
+    config: TrainingConfig,
+    update_count: int,
+) -> tuple[tuple[float, float, float], int, float]:
+    """One pass over ``rows`` in order; returns mean (loss, nll, kl), the new
+    update count and the last KL weight. Reads the device once, at the end."""
+    model.train()
+    autocast_dtype = PRECISIONS[config.precision]
+    sums = torch.zeros(3, device=rows.device)
+    n_batches = 0
+    beta = kl_weight(update_count, config.anneal_cap, config.total_anneal_steps)
+    for batch in rows.batches(config.batch_size):
+        beta = kl_weight(update_count, config.anneal_cap, config.total_anneal_steps)
+        with torch.autocast(rows.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            loss, nll, kl = model.loss(batch, beta)
+        if config.l2_penalty:
+            loss = loss + config.l2_penalty * sum(w.square().sum() for w in model.weight_matrices())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sums += torch.stack([loss.detach(), nll.detach(), kl.detach()])
+        update_count += 1
+        n_batches += 1
+    mean_loss, mean_nll, mean_kl = (sums / max(n_batches, 1)).tolist()
+    return (mean_loss, mean_nll, mean_kl), update_count, beta
 
 
 @torch.no_grad()

@@ -1,0 +1,232 @@
+"""Throughput benchmark of Mult-VAE training and full-ranking evaluation.
+
+    python -m vaeops.bench --data gowalla --device cpu --epochs 2
+    python -m vaeops.bench --synthetic ml20m --device cuda --epochs 10 --batch-size 4096 --precision bf16
+
+Prints one JSON line. Needs only torch, numpy and scipy, so it runs on a bare
+GPU machine. Throughput is in users per second; the FLOP estimate counts the
+matrix products of the model (the sparse input layer by its stored values),
+and ``device_matmul_tflops`` is a dense matmul measured on the same device in
+the same precision, so ``fraction_of_matmul_peak`` says how close training
+comes to what the hardware delivers for this kind of work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from vaeops.metrics import evaluate
+from vaeops.models import ModelConfig, build_model
+from vaeops.sparse import DeviceCSR, resolve_device
+from vaeops.trainer import PRECISIONS, TrainingConfig, make_optimizer, train_epoch
+
+# (users, items), interactions. "tiny" is for smoke tests of the harness itself.
+SYNTHETIC_SHAPES = {
+    "ml20m": ((136_677, 20_108), 10_000_000),
+    "tiny": ((2_000, 500), 40_000),
+}
+DEFAULT_GOWALLA_DIR = Path("../shared/data/gowalla")
+
+
+def read_user_item_lists(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``user item item ...`` per line (the LightGCN format), as row and column arrays."""
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    with open(path) as lines:
+        for line in lines:
+            ids = np.array(line.split(), dtype=np.int64)
+            if ids.size > 1:
+                rows.append(np.full(ids.size - 1, ids[0]))
+                cols.append(ids[1:])
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def gowalla(folder: Path) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
+    """Train matrix, and for evaluation each user's train items as fold-in and test items as targets."""
+    if not (folder / "train.txt").is_file():
+        raise SystemExit(
+            f"No Gowalla train.txt in {folder}. Pass --data-dir with the LightGCN files "
+            "(train.txt, test.txt), e.g. ../shared/data/gowalla."
+        )
+    train_rows, train_cols = read_user_item_lists(folder / "train.txt")
+    test_rows, test_cols = read_user_item_lists(folder / "test.txt")
+    shape = (int(max(train_rows.max(), test_rows.max())) + 1, int(max(train_cols.max(), test_cols.max())) + 1)
+    train = binary_csr(train_rows, train_cols, shape)
+    test = binary_csr(test_rows, test_cols, shape)
+    return train, train, test
+
+
+def synthetic(name: str, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
+    """A random log of the named shape with power-law (Zipf-like) item popularity
+    and log-normal user activity.
+
+    All users train; the last 10% (at most 10,000, the paper's test-set size)
+    also serve as evaluation users with 20% of their items hidden."""
+    rng = np.random.default_rng(seed)
+    (n_users, n_items), n_interactions = SYNTHETIC_SHAPES[name]
+    activity = rng.lognormal(mean=0.0, sigma=1.0, size=n_users)
+    per_user = np.maximum(5, np.round(activity / activity.sum() * n_interactions)).astype(np.int64)
+    popularity = 1.0 / np.arange(1, n_items + 1) ** 0.9
+    items = rng.choice(n_items, size=int(per_user.sum()), p=popularity / popularity.sum())
+    rows = np.repeat(np.arange(n_users), per_user)
+    matrix = binary_csr(rows, items, (n_users, n_items))
+    held = matrix[-min(10_000, n_users // 10) :].tocoo()
+    is_target = rng.random(held.nnz) < 0.2
+    fold_in = binary_csr(held.row[~is_target], held.col[~is_target], held.shape)
+    target = binary_csr(held.row[is_target], held.col[is_target], held.shape)
+    return matrix, fold_in, target
+
+
+def binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    matrix = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, cols)), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def model_flops_per_user(config: ModelConfig, mean_nnz: float) -> tuple[float, float]:
+    """Forward FLOPs per user and training FLOPs per user (forward + backward)."""
+    first = config.hidden_dims[0] if config.hidden_dims else config.latent_dim
+    encoder_out = 2 * config.latent_dim if config.kind == "multvae" else config.latent_dim
+    encoder = [*config.hidden_dims, encoder_out]
+    decoder = [config.latent_dim, *reversed(config.hidden_dims), config.n_items]
+    dense = sum(a * b for a, b in zip(encoder[:-1], encoder[1:])) + sum(
+        a * b for a, b in zip(decoder[:-1], decoder[1:])
+    )
+    sparse_input = mean_nnz * first
+    forward = 2 * dense + 2 * sparse_input
+    # Backward: two products per dense layer, only the weight gradient for the sparse input.
+    return forward, 6 * dense + 4 * sparse_input
+
+
+def measured_matmul_tflops(device: torch.device, precision: str) -> float:
+    size = 4096 if device.type == "cuda" else 1536
+    dtype = PRECISIONS[precision] or torch.float32
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    repeats = 20 if device.type == "cuda" else 3
+    torch.mm(a, b)
+    synchronize(device)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(a, b)
+    synchronize(device)
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e12
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = resolve_device(args.device)
+    if args.synthetic:
+        train, fold_in, target = synthetic(args.synthetic, args.seed)
+        data_name = f"synthetic-{args.synthetic}"
+    else:
+        train, fold_in, target = gowalla(Path(args.data_dir))
+        data_name = "gowalla"
+    torch.manual_seed(args.seed)
+    model_config = ModelConfig(kind="multvae", n_items=train.shape[1])
+    config = TrainingConfig(batch_size=args.batch_size, device=str(device), precision=args.precision)
+    model = build_model(model_config).to(device)
+    optimizer = make_optimizer(model, config.learning_rate)
+    rows = DeviceCSR(train, device)
+    shuffle = torch.Generator().manual_seed(args.seed)
+
+    epoch_seconds = []
+    update_count = 0
+    for _ in range(args.epochs):
+        synchronize(device)
+        started = time.perf_counter()
+        shuffled = rows.permute_rows(torch.randperm(train.shape[0], generator=shuffle))
+        _, update_count, _ = train_epoch(model, optimizer, shuffled, config, update_count)
+        synchronize(device)
+        epoch_seconds.append(time.perf_counter() - started)
+
+    model.eval()
+    eval_fold_in, eval_target = DeviceCSR(fold_in, device), DeviceCSR(target, device)
+    synchronize(device)
+    started = time.perf_counter()
+    with torch.no_grad(), torch.autocast(device.type, dtype=PRECISIONS[args.precision], enabled=args.precision != "fp32"):
+        result = evaluate(model.score, eval_fold_in, eval_target, ks=(20, 100), batch_size=args.eval_batch_size)
+    synchronize(device)
+    eval_seconds = time.perf_counter() - started
+
+    # The first epoch pays one-off costs (allocator warm-up, kernel selection).
+    steady = epoch_seconds[1:] or epoch_seconds
+    seconds_per_epoch = float(np.mean(steady))
+    forward_flops, train_flops = model_flops_per_user(model_config, train.nnz / train.shape[0])
+    train_tflops = train_flops * train.shape[0] / seconds_per_epoch / 1e12
+    matmul_tflops = measured_matmul_tflops(device, args.precision)
+    return {
+        "data": data_name,
+        "users": train.shape[0],
+        "items": train.shape[1],
+        "interactions": int(train.nnz),
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "precision": args.precision,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "epoch_seconds": [round(s, 3) for s in epoch_seconds],
+        "seconds_per_epoch": round(seconds_per_epoch, 3),
+        "train_users_per_second": round(train.shape[0] / seconds_per_epoch, 1),
+        "eval_users": fold_in.shape[0],
+        "eval_seconds": round(eval_seconds, 3),
+        "eval_users_per_second": round(fold_in.shape[0] / eval_seconds, 1),
+        "eval_metrics": {name: round(value, 4) for name, value in result.summary().items()},
+        "peak_memory_mb": round(peak_memory_mb(device), 1),
+        "train_tflops": round(train_tflops, 4),
+        "eval_tflops": round(forward_flops * fold_in.shape[0] / eval_seconds / 1e12, 4),
+        "device_matmul_tflops": round(matmul_tflops, 4),
+        "fraction_of_matmul_peak": round(train_tflops / matmul_tflops, 3),
+    }
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m vaeops.bench", description=__doc__.split("\n")[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", choices=["gowalla"], help="a real dataset (read from --data-dir)")
+    source.add_argument("--synthetic", choices=sorted(SYNTHETIC_SHAPES), help="a generated matrix of this shape")
+    parser.add_argument("--data-dir", default=str(DEFAULT_GOWALLA_DIR), help="folder with train.txt/test.txt")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--eval-batch-size", type=int, default=2000)
+    parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.epochs < 1:
+        parser.error("--epochs must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    print(json.dumps(run(parse_args(sys.argv[1:] if argv is None else argv))))
+
+
+if __name__ == "__main__":
+    main()
