@@ -6,8 +6,9 @@ import textwrap
 
 TORCH_ONLY_MODULES = [
     "vaeops.sparse", "vaeops.models", "vaeops.metrics", "vaeops.trainer", "vaeops.baselines", "vaeops.bench",
+    "vaeops.latent", "vaeops.serving",
 ]
-CORE_MODULES = [*TORCH_ONLY_MODULES, "vaeops.ingest", "vaeops.splits"]
+CORE_MODULES = [*TORCH_ONLY_MODULES, "vaeops.ingest", "vaeops.splits", "vaeops.retraining"]
 
 
 def import_with_blocked(modules: list[str], blocked: list[str]) -> subprocess.CompletedProcess:

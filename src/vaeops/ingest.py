@@ -750,7 +750,7 @@ def _obtain(
     )
 
 
-def _merge_duplicates(frame: pd.DataFrame, label: str) -> pd.DataFrame:
+def merge_duplicates(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     """Keep each (user, item) pair once, with its highest rating: the strongest signal wins.
 
     The kept row keeps its own timestamp.
@@ -814,7 +814,7 @@ def load_interactions(
         files = _locate_interactions(name, spec, raw_dir, path)
         frame = spec.interactions.parse(files)
         origin = files.origin
-    frame = _merge_duplicates(frame, name)
+    frame = merge_duplicates(frame, name)
     logger.info(
         "%s: %d interactions, %d users, %d items from %s",
         name,
@@ -858,7 +858,7 @@ def load_gowalla_split(
     spec = DATASETS["gowalla"]
     files = _locate_interactions("gowalla", spec, raw_dir, path)
     train, test = (
-        _merge_duplicates(_parse_lightgcn_split(files, split), f"gowalla {split}")
+        merge_duplicates(_parse_lightgcn_split(files, split), f"gowalla {split}")
         for split in ("train.txt", "test.txt")
     )
     return train, test

@@ -1,0 +1,7 @@
+"""The code MLflow runs to build the served model ("models from code"): nothing is unpickled."""
+
+import mlflow
+
+from vaeops.integrations.pyfunc import RecommenderModel
+
+mlflow.models.set_model(RecommenderModel())

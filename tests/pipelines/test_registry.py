@@ -1,0 +1,121 @@
+"""Every trained model is registered, tagged with its metrics and data; the first is champion."""
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.mlflow_store import tracking_into
+from vaeops.pipelines.evaluation.nodes import evaluate_on_test
+from vaeops.pipelines.preprocessing.nodes import split_users
+from vaeops.pipelines.registration.nodes import register_trained_model
+from vaeops.pipelines.training.nodes import train_recommender
+from vaeops.retraining import interactions_fingerprint
+
+TINY_TRAINING = {
+    "model": {"kind": "multvae", "hidden_dims": [16], "latent_dim": 4, "dropout": 0.5},
+    "epochs": 2,
+    "batch_size": 50,
+    "learning_rate": 0.01,
+    "anneal_cap": 0.2,
+    "total_anneal_steps": 100,
+    "l2_penalty": 0.0,
+    "validation_k": 10,
+    "eval_batch_size": 100,
+    "seed": 1,
+    "device": "cpu",
+}
+PREPROCESSING = {
+    "rating_threshold": 3.5,
+    "min_user_count": 5,
+    "min_item_count": 0,
+    "n_heldout_users": 0.1,
+    "target_fraction": 0.2,
+    "seed": 98765,
+}
+REGISTRY = {"model_name": "vaeops-test", "serving": {"default_k": 10, "max_k": 50}}
+
+
+def community_interactions(users: range, seed: int) -> pd.DataFrame:
+    """Each user rates 8 items of one of two 20-item communities with 5 stars."""
+    rng = np.random.default_rng(seed)
+    items = [rng.choice(20, 8, replace=False) + 20 * (user % 2) + 1000 for user in users]
+    return pd.DataFrame(
+        {
+            "user": np.repeat(list(users), 8),
+            "item": np.concatenate(items),
+            "rating": 5.0,
+        }
+    )
+
+
+def train_and_evaluate(interactions: pd.DataFrame) -> tuple[dict, dict, dict]:
+    split = split_users(interactions, PREPROCESSING)
+    trained = train_recommender(
+        split["train"],
+        split["validation_fold_in"],
+        split["validation_target"],
+        TINY_TRAINING,
+        {"name": "toy"},
+    )
+    evaluated = evaluate_on_test(
+        trained["weights"],
+        trained["model_config"],
+        split["train"],
+        split["test_fold_in"],
+        split["test_target"],
+        split["user_map"],
+        {"ks": [10, 20], "batch_size": 100, "device": "cpu"},
+    )
+    return split, trained, evaluated
+
+
+def register(interactions, split, trained, evaluated) -> dict:
+    with mlflow.start_run():
+        return register_trained_model(
+            trained["weights"],
+            trained["model_config"],
+            split["item_map"],
+            split["train"],
+            split["user_map"],
+            interactions,
+            split["summary"],
+            evaluated["report"],
+            {"name": "toy"},
+            REGISTRY,
+        )
+
+
+@pytest.fixture
+def tracking_store(tmp_path):
+    with tracking_into(tmp_path) as client:
+        yield client
+
+
+def test_the_first_registered_model_becomes_champion_and_later_ones_wait(tracking_store):
+    client = tracking_store
+    interactions = community_interactions(range(300), seed=0)
+    split, trained, evaluated = train_and_evaluate(interactions)
+    first = register(interactions, split, trained, evaluated)
+    assert first["version"] == 1 and first["aliases"] == ["champion"]
+
+    version = client.get_model_version("vaeops-test", "1")
+    report = evaluated["report"]["models"]
+    assert float(version.tags["test/ndcg_at_10"]) == pytest.approx(
+        report["multvae"]["ndcg_at_10"], rel=1e-5
+    )
+    assert float(version.tags["popularity/recall_at_20"]) == pytest.approx(
+        report["popularity"]["recall_at_20"], rel=1e-5
+    )
+    assert version.tags["dataset_fingerprint"] == interactions_fingerprint(interactions)
+    assert version.tags["n_users"] == "300"
+    assert version.tags["n_interactions"] == "2400"
+    assert version.run_id == first["run_id"]
+    assert client.get_run(first["run_id"]).info.status == "FINISHED"
+
+    more = pd.concat([interactions, community_interactions(range(300, 330), seed=1)])
+    split, trained, evaluated = train_and_evaluate(more)
+    second = register(more, split, trained, evaluated)
+    assert second["version"] == 2 and second["aliases"] == []
+    assert client.get_model_version_by_alias("vaeops-test", "champion").version == 1
+    assert client.get_model_version("vaeops-test", "2").tags["n_users"] == "330"

@@ -1,0 +1,180 @@
+"""`mlflow models serve -m models:/vaeops-multvae@champion` answers; bad requests get 400."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from tests.mlflow_store import tracking_into
+from vaeops.integrations.registry import CHAMPION, ModelRegistry, TrainedRecommender
+from vaeops.models import ModelConfig
+from vaeops.splits import liang_split
+from vaeops.trainer import TrainingConfig, train_autoencoder
+
+MODEL = "vaeops-multvae"
+STAR_WARS, EMPIRE, JEDI = 50, 172, 181  # MovieLens 100K item ids
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def post(url: str, payload) -> tuple[int, dict]:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def champion(ml100k_interactions, tmp_path_factory) -> str:
+    """A small Mult-VAE trained on MovieLens 100K, registered as champion; the store's URI."""
+    folder = tmp_path_factory.mktemp("served")
+    split = liang_split(ml100k_interactions)
+    config = ModelConfig(
+        kind="multvae", n_items=split.train.shape[1], hidden_dims=[64], latent_dim=16
+    )
+    result = train_autoencoder(
+        config,
+        split.train,
+        split.validation_fold_in,
+        split.validation_target,
+        TrainingConfig(epochs=2, batch_size=100, device="cpu"),
+    )
+    trained = TrainedRecommender(
+        result.model.state_dict(), config.to_dict(), split.item_map, split.train, split.user_map
+    )
+    with tracking_into(folder) as client, mlflow.start_run():
+        ModelRegistry(MODEL).register(
+            trained,
+            metrics={},
+            data_tags={"dataset": "ml-100k"},
+            serving={"default_k": 10, "max_k": 100},
+            aliases=(CHAMPION,),
+        )
+        uri = client.tracking_uri
+    return uri
+
+
+@pytest.fixture(scope="module")
+def server(champion, tmp_path_factory):
+    """The real scoring server on loopback, stopped (with its workers) after the tests."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    venv_bin = str(Path(sys.executable).parent)  # the server runs `uvicorn` from PATH
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": champion,
+        "PATH": f"{venv_bin}:{os.environ['PATH']}",
+    }
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                f"models:/{MODEL}@{CHAMPION}",
+                "--env-manager",
+                "local",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stopping it stops uvicorn too
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert process.poll() is None, f"the server exited:\n{log_path.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, (
+                f"no answer on /ping:\n{log_path.read_text()[-3000:]}"
+            )
+            try:
+                with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def test_the_served_champion_answers_valid_unknown_empty_and_malformed_requests(server):
+    invocations = f"{server}/invocations"
+
+    status, body = post(
+        invocations, {"dataframe_records": [{"history": [STAR_WARS, EMPIRE, JEDI]}]}
+    )
+    assert status == 200
+    (answer,) = body["predictions"]
+    assert len(answer["items"]) == 10 and len(answer["scores"]) == 10
+    assert not {STAR_WARS, EMPIRE, JEDI} & set(answer["items"])
+    assert answer["scores"] == sorted(answer["scores"], reverse=True)
+    assert answer["fallback"] is False and answer["n_unknown_items"] == 0
+
+    status, body = post(
+        invocations,
+        {
+            "dataframe_records": [
+                {"history": [STAR_WARS, 99999, 123456], "k": 5},
+                {"history": []},
+                {"history": [99999]},
+            ]
+        },
+    )
+    assert status == 200
+    unknown, empty, only_unknown = body["predictions"]
+    assert (
+        unknown["n_unknown_items"] == 2 and not unknown["fallback"] and len(unknown["items"]) == 5
+    )
+    assert empty["fallback"] is True and len(empty["items"]) == 10
+    assert only_unknown["fallback"] is True and only_unknown["n_unknown_items"] == 1
+    assert only_unknown["items"] == empty["items"]
+
+    malformed = [
+        (
+            {"dataframe_records": [{"history": [STAR_WARS], "k": 1000}]},
+            "k must be an integer from 1 to 100",
+        ),
+        ({"dataframe_records": [{"history": [STAR_WARS], "k": "ten"}]}, "k='ten' is invalid"),
+        ({"dataframe_records": [{"k": 5}]}, "missing inputs ['history']"),
+        ({"dataframe_records": [{"history": "50,172"}]}, "history"),
+        ({"dataframe_records": [{"history": ["Star Wars"]}]}, "history"),
+        ({"dataframe_records": [{"history": [STAR_WARS], "exclude_seen": "no"}]}, "exclude_seen"),
+        (b"{not json", "valid JSON"),
+    ]
+    for payload, message in malformed:
+        status, body = post(invocations, payload)
+        assert status == 400, (payload, body)
+        assert message in body["message"], (payload, body["message"])
+
+    status, body = post(invocations, {"dataframe_records": [{"history": [STAR_WARS], "k": 3}]})
+    assert status == 200 and len(body["predictions"][0]["items"]) == 3  # still serving

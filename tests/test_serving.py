@@ -1,0 +1,180 @@
+"""Recommendations by original item ids: fold-in for any history, popularity for none."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from vaeops.errors import DataError
+from vaeops.metrics import evaluate
+from vaeops.models import ModelConfig, build_model
+from vaeops.serving import Recommender, Request, ranking_quality
+from vaeops.trainer import TrainingConfig, train_autoencoder
+
+# Two communities of 10 items each; ids are deliberately not column numbers.
+COMMUNITY_A = [100 + i for i in range(10)]
+COMMUNITY_B = [200 + i for i in range(10)]
+ITEM_IDS = COMMUNITY_A + COMMUNITY_B
+
+
+def community_clicks(n_users: int, seed: int) -> sp.csr_matrix:
+    """Each user clicks 6 random items of one community (alternating A, B)."""
+    rng = np.random.default_rng(seed)
+    rows = np.repeat(np.arange(n_users), 6)
+    columns = np.concatenate(
+        [rng.choice(10, 6, replace=False) + 10 * (user % 2) for user in range(n_users)]
+    )
+    return sp.csr_matrix((np.ones(rows.size, np.float32), (rows, columns)), shape=(n_users, 20))
+
+
+def split_rows(clicks: sp.csr_matrix, n_fold_in: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The first ``n_fold_in`` items of each row as fold-in, the rest as targets."""
+    fold_in, target = clicks.tolil(copy=True), clicks.tolil(copy=True)
+    for row in range(clicks.shape[0]):
+        for column in clicks[row].indices[n_fold_in:]:
+            fold_in[row, column] = 0
+        for column in clicks[row].indices[:n_fold_in]:
+            target[row, column] = 0
+    return fold_in.tocsr(), target.tocsr()
+
+
+@pytest.fixture(scope="module")
+def trained_recommender() -> Recommender:
+    train = community_clicks(200, seed=0)
+    fold_in, target = split_rows(community_clicks(20, seed=1), n_fold_in=4)
+    result = train_autoencoder(
+        ModelConfig(kind="multvae", n_items=20, hidden_dims=[16], latent_dim=4),
+        train,
+        fold_in,
+        target,
+        TrainingConfig(
+            epochs=12,
+            batch_size=50,
+            learning_rate=0.01,
+            total_anneal_steps=100,
+            validation_k=10,
+            device="cpu",
+            seed=3,
+        ),
+    )
+    popularity = np.asarray(train.sum(axis=0)).ravel()
+    return Recommender(result.model, ITEM_IDS, popularity, default_k=5, max_k=20)
+
+
+def untrained_recommender(popularity=None, item_ids=ITEM_IDS, **settings) -> Recommender:
+    torch.manual_seed(0)
+    model = build_model(
+        ModelConfig(kind="multvae", n_items=len(item_ids), hidden_dims=[8], latent_dim=2)
+    )
+    popularity = np.arange(len(item_ids), dtype=float) if popularity is None else popularity
+    return Recommender(model, item_ids, popularity, **settings)
+
+
+def test_a_new_users_history_is_folded_in_to_recommend_from_its_community(trained_recommender):
+    # Histories that no training user had, in original ids.
+    answer_a, answer_b = trained_recommender.recommend(
+        [Request([100, 103, 107]), Request([201, 204])]
+    )
+    assert not answer_a.fallback and not answer_b.fallback
+    assert len(answer_a.items) == 5  # default_k
+    assert set(answer_a.items) <= set(COMMUNITY_A) - {100, 103, 107}
+    assert set(answer_b.items) <= set(COMMUNITY_B) - {201, 204}
+    assert answer_a.scores == sorted(answer_a.scores, reverse=True)
+
+
+def test_scores_are_the_decoders_probabilities_over_all_items(trained_recommender):
+    (answer,) = trained_recommender.recommend([Request([100, 101], k=20, exclude_seen=False)])
+    assert sorted(answer.items) == sorted(ITEM_IDS)
+    assert sum(answer.scores) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_unknown_items_are_counted_and_ignored(trained_recommender):
+    known, with_unknown = trained_recommender.recommend(
+        [Request([100, 103]), Request([100, "not-an-item", 103, 99999, 100])]
+    )
+    assert with_unknown.n_unknown_items == 2
+    assert known.n_unknown_items == 0
+    # A repeated item counts once, like a click in the binary training matrix.
+    assert with_unknown.items == known.items
+    assert with_unknown.scores == pytest.approx(known.scores)
+
+
+def test_an_empty_or_all_unknown_history_gets_flagged_popularity():
+    recommender = untrained_recommender(popularity=np.array([5.0, 1.0, 0.0, 4.0] + [0.0] * 16))
+    empty, unknown = recommender.recommend([Request([], k=3), Request([7, 8], k=2)])
+    assert empty.fallback and unknown.fallback
+    assert empty.items == [100, 103, 101]
+    assert empty.scores == pytest.approx([0.5, 0.4, 0.1])  # shares of the 10 training clicks
+    assert unknown.items == [100, 103] and unknown.n_unknown_items == 2
+
+
+def test_exclude_seen_decides_whether_history_items_come_back():
+    recommender = untrained_recommender()
+    excluded, included = recommender.recommend(
+        [Request([100, 101, 102], k=20), Request([100, 101, 102], k=20, exclude_seen=False)]
+    )
+    assert len(excluded.items) == 17 and not {100, 101, 102} & set(excluded.items)
+    assert len(included.items) == 20
+
+
+def test_string_item_ids_work_as_given():
+    ids = [f"sku-{i}" for i in range(20)]
+    recommender = untrained_recommender(item_ids=ids)
+    (answer,) = recommender.recommend([Request(["sku-3", "sku-4", "sku-404"], k=4)])
+    assert answer.n_unknown_items == 1 and len(answer.items) == 4
+    assert set(answer.items) <= set(ids) - {"sku-3", "sku-4"}
+
+
+@pytest.mark.parametrize("k", [0, 21, -1, 2.5, True, "10"])
+def test_k_outside_the_bounds_is_refused_with_the_limits(k):
+    recommender = untrained_recommender(default_k=10, max_k=20)
+    with pytest.raises(DataError, match=r"request 1: k=.* must be an integer from 1 to 20"):
+        recommender.recommend([Request([100]), Request([100], k=k)])
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (Request("100,101"), "history must be a list of item ids"),
+        (Request(100), "history must be a list of item ids"),
+        (Request([100], exclude_seen="no"), "exclude_seen='no' is invalid"),
+    ],
+)
+def test_malformed_requests_are_refused_with_what_to_send(request_, message):
+    with pytest.raises(DataError, match=message):
+        untrained_recommender().recommend([request_])
+
+
+def test_the_model_and_its_item_ids_must_agree():
+    with pytest.raises(DataError, match="20 item columns but got 3 item ids"):
+        untrained_recommender().__class__(
+            build_model(ModelConfig(kind="multvae", n_items=20)), [1, 2, 3], np.ones(3)
+        )
+
+
+def test_ranking_quality_by_original_ids_equals_the_papers_evaluation(trained_recommender):
+    fold_in, target = split_rows(community_clicks(30, seed=5), n_fold_in=3)
+    ids = np.array(ITEM_IDS)
+    per_user = ranking_quality(
+        trained_recommender,
+        [ids[fold_in[i].indices] for i in range(30)],
+        [ids[target[i].indices] for i in range(30)],
+        ks=(5, 10),
+    )
+    reference = evaluate(trained_recommender.model.score, fold_in, target, ks=(5, 10))
+    assert reference.per_user["ndcg_at_5"].mean() > 0.5  # a model worth comparing
+    for name in ("ndcg_at_5", "recall_at_10"):
+        np.testing.assert_allclose(per_user[name], reference.per_user[name], atol=1e-6)
+
+
+def test_ranking_quality_gives_no_credit_for_targets_the_model_cannot_know():
+    # Every fold-in item is unknown, so the ranking is popularity: 100, 101, 102, ...
+    recommender = untrained_recommender(popularity=np.arange(20, 0, -1, dtype=float))
+    per_user = ranking_quality(
+        recommender, [["new-item"]], [[101, "item-after-training"]], ks=(100,)
+    )
+    ideal = 1.0 + 1.0 / math.log2(3)
+    assert per_user["ndcg_at_100"][0] == pytest.approx((1.0 / math.log2(3)) / ideal)
+    assert per_user["recall_at_100"][0] == pytest.approx(0.5)
