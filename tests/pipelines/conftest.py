@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
+import mlflow
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -11,7 +13,7 @@ from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture
-def kedro_project(tmp_path, monkeypatch) -> Path:
+def kedro_project(tmp_path, monkeypatch):
     """A throwaway copy of the project's config, so runs never touch the checkout's
     data/ or mlflow.db; the package itself is the installed one."""
     project = tmp_path / "project"
@@ -23,7 +25,14 @@ def kedro_project(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(project)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
     bootstrap_project(project)
-    return project
+    yield project
+    # kedro-mlflow leaves its run, tracking URI and experiment set for the whole
+    # process; reset them so later tests start from MLflow's defaults.
+    while mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+    mlflow.tracking.fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 @pytest.fixture

@@ -1,0 +1,213 @@
+"""`kedro run --pipeline tuning` on real MovieLens 100K: a tiny study, resumed, applied."""
+
+import json
+import shutil
+
+import mlflow
+import optuna
+import pytest
+import yaml
+from kedro.framework.session import KedroSession
+
+from vaeops.pipelines.tuning import create_pipeline
+from vaeops.pipelines.tuning.nodes import tune_hyperparameters
+
+TINY = {
+    "training": {"epochs": 2, "model": {"hidden_dims": [32], "latent_dim": 8}},
+    "tuning": {
+        "study": {"name": "tiny"},
+        "n_trials": 3,
+        "trial_epochs": 2,
+        "search_space": {
+            "model": {
+                "latent_dim": {"type": "int", "low": 4, "high": 16, "step": 4},
+                "hidden_dims": {"type": "int", "low": 16, "high": 64, "step": 16},
+            }
+        },
+    },
+}
+PLOTS = {"optimization_history.png", "param_importances.png", "contour_beta_latent_dim.png"}
+
+
+def test_the_study_never_sees_the_test_users():
+    tuning_node, comparison_node = create_pipeline().nodes
+    assert not {"test_fold_in", "test_target"} & set(tuning_node.inputs)
+    assert {"test_fold_in", "test_target", "best_params"} <= set(comparison_node.inputs)
+
+
+def test_a_search_space_that_does_not_fit_the_training_block_fails_before_any_trial(tmp_path):
+    training = {
+        "anneal_cap": 0.2,
+        "model": {"hidden_dims": [], "latent_dim": 8},
+        "validation_k": 100,
+    }
+    tuning = {
+        "study": {"name": "never", "storage": f"sqlite:///{tmp_path / 'optuna.db'}"},
+        "contour_params": ["anneal_cap", "model.latent_dim"],
+    }
+
+    def tune(search_space, **changes):
+        tune_hyperparameters(
+            None, None, None, training, {**tuning, **changes, "search_space": search_space}
+        )
+
+    beta = {"anneal_cap": {"type": "float", "low": 0.0, "high": 1.0}}
+    latent = {"latent_dim": {"type": "int", "low": 4, "high": 16}}
+    with pytest.raises(ValueError, match="'batchsize' names no training parameter"):
+        tune({**beta, "batchsize": {"type": "int", "low": 1, "high": 2}})
+    with pytest.raises(ValueError, match="no hidden layer"):
+        tune({**beta, "model": {"hidden_dims": {"type": "int", "low": 16, "high": 64}}})
+    with pytest.raises(ValueError, match="contour_params .* must name two entries"):
+        tune({**beta, "model": latent}, contour_params=["anneal_cap", "model.dropout"])
+    assert not (tmp_path / "optuna.db").exists()
+
+
+@pytest.mark.e2e
+def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
+    kedro_project, ml100k_dir
+):
+    def run(pipelines, env=None, **params):
+        """One `kedro run --pipelines ... [--env ...] --params ...`."""
+        with KedroSession.create(
+            project_path=kedro_project, env=env, runtime_params=params
+        ) as session:
+            session.run(pipeline_names=pipelines)
+        # kedro-mlflow leaves its run on this thread's stack; a new `kedro run` starts without it.
+        while mlflow.active_run():
+            mlflow.end_run()
+
+    run(["ingestion", "preprocessing"], dataset={"path": str(ml100k_dir)})
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{kedro_project / 'mlflow.db'}")
+    experiment_id = client.get_experiment_by_name("vaeops").experiment_id
+    storage = f"sqlite:///{kedro_project / 'data/06_models/optuna.db'}"
+
+    def tuning_runs():
+        return client.search_runs(
+            [experiment_id], "tags.`optuna.best_trial` != ''", order_by=["start_time"]
+        )
+
+    def children(parent):
+        runs = client.search_runs(
+            [experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+        )
+        return {run.info.run_name: run for run in runs}
+
+    # A first run: a new study of 3 trials, the first being the training parameters themselves.
+    run(["tuning"], **TINY)
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 3
+    assert study.trials[0].params == {
+        "anneal_cap": 0.2,
+        "total_anneal_steps": 200000,
+        "learning_rate": 0.001,
+        "model.latent_dim": 8,
+        "model.hidden_dims": 32,
+        "model.dropout": 0.5,
+    }
+    [parent] = tuning_runs()
+    trials = children(parent)
+    assert sorted(trials) == ["trial-0", "trial-1", "trial-2"]
+    for trial in study.trials:
+        child = trials[f"trial-{trial.number}"]
+        assert child.info.run_id == trial.user_attrs["mlflow_run_id"]
+        assert child.data.tags["optuna.state"] == "COMPLETE"
+        assert child.data.metrics["trial/val_ndcg_at_100"] == pytest.approx(trial.value)
+        assert float(child.data.params["anneal_cap"]) == pytest.approx(trial.params["anneal_cap"])
+        curve = client.get_metric_history(child.info.run_id, "val/ndcg_at_100")
+        assert [point.step for point in curve] == [1, 2]
+        assert max(point.value for point in curve) == pytest.approx(trial.value)
+
+    metrics = parent.data.metrics
+    assert metrics["best/val_ndcg_at_100"] == pytest.approx(study.best_value)
+    assert metrics["study/n_trials"] == 3 and metrics["study/n_complete"] == 3
+    # Retraining repeats the trials' 2 epochs with the same seed, so both reproduce their trial.
+    assert metrics["tuned/val/ndcg_at_100"] == pytest.approx(study.best_value, abs=1e-4)
+    assert metrics["default/val/ndcg_at_100"] == pytest.approx(study.trials[0].value, abs=1e-4)
+    assert {"tuned/test/ndcg_at_100", "default/test/ndcg_at_100", "tuned/test/recall_at_20"} <= set(
+        metrics
+    )
+    assert parent.data.params["best.anneal_cap"] == str(study.best_params["anneal_cap"])
+    artifacts = {item.path for item in client.list_artifacts(parent.info.run_id, "tuning")}
+    plots = {
+        item.path.split("/")[-1]
+        for item in client.list_artifacts(parent.info.run_id, "tuning/plots")
+    }
+    assert {
+        "tuning/best_params.yml",
+        "tuning/study_summary.json",
+        "tuning/tuning_comparison.md",
+    } <= artifacts
+    assert plots == PLOTS
+
+    best_params = yaml.safe_load((kedro_project / "data/06_models/best_params.yml").read_text())
+    assert best_params["training"]["anneal_cap"] == study.best_params["anneal_cap"]
+    assert best_params["training"]["model"]["hidden_dims"] == [
+        study.best_params["model.hidden_dims"]
+    ]
+    assert best_params["training"]["epochs"] == 2
+    report = (kedro_project / "data/08_reporting/tuning_comparison.md").read_text()
+    tuned_test, default_test = (
+        metrics["tuned/test/ndcg_at_100"],
+        metrics["default/test/ndcg_at_100"],
+    )
+    verdict = (
+        "higher than"
+        if tuned_test > default_test
+        else "lower than"
+        if tuned_test < default_test
+        else "equal to"
+    )
+    assert (
+        f"test/ndcg_at_100: tuned {tuned_test:.4f} is {verdict} default {default_test:.4f}"
+        in report
+    )
+
+    # The same command again resumes the study; here every new trial diverges (NaN loss),
+    # which fails that trial with its reason while the study and the pipeline go on.
+    diverging = {"learning_rate": {"type": "float", "low": 1.0e29, "high": 1.0e30, "log": True}}
+    run(
+        ["tuning"],
+        **{
+            **TINY,
+            "tuning": {
+                **TINY["tuning"],
+                "n_trials": 2,
+                "search_space": {**TINY["tuning"]["search_space"], **diverging},
+            },
+        },
+    )
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert [trial.number for trial in study.trials] == [0, 1, 2, 3, 4]
+    assert [trial.state.name for trial in study.trials[3:]] == ["FAIL", "FAIL"]
+    for trial in study.trials[3:]:
+        assert "Training loss became nan" in trial.user_attrs["fail_reason"]
+    first, second = tuning_runs()
+    resumed = children(second)
+    assert sorted(resumed) == ["trial-3", "trial-4"]
+    assert all(
+        "Training loss became nan" in run.data.tags["optuna.fail_reason"]
+        for run in resumed.values()
+    )
+    assert second.data.metrics["study/n_trials"] == 5 and second.data.metrics["study/n_fail"] == 2
+    summary = json.loads((kedro_project / "data/07_model_output/study_summary.json").read_text())
+    assert summary["this_run"]["trials"] == [3, 4]
+
+    # docs/tuning.md: the best-params file is a parameters file for a Kedro environment.
+    (kedro_project / "conf/tuned").mkdir()
+    shutil.copy(
+        kedro_project / "data/06_models/best_params.yml",
+        kedro_project / "conf/tuned/parameters_training.yml",
+    )
+    run(["training"], env="tuned")
+    [training_run] = client.search_runs(
+        [experiment_id],
+        "params.`training.anneal_cap` != ''",
+        order_by=["start_time DESC"],
+        max_results=1,
+    )
+    assert float(training_run.data.params["training.anneal_cap"]) == pytest.approx(
+        study.best_params["anneal_cap"]
+    )
+    assert training_run.data.params["training.model.latent_dim"] == str(
+        study.best_params["model.latent_dim"]
+    )
