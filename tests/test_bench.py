@@ -8,16 +8,38 @@ from vaeops.bench import model_flops_per_user
 from vaeops.models import ModelConfig
 
 EXPECTED_FIELDS = {
-    "device", "torch", "precision", "batch_size", "train_users_per_second", "seconds_per_epoch",
-    "eval_users_per_second", "peak_memory_mb", "train_tflops", "device_matmul_tflops",
-    "fraction_of_matmul_peak", "eval_metrics",
+    "device",
+    "torch",
+    "precision",
+    "batch_size",
+    "train_users_per_second",
+    "seconds_per_epoch",
+    "eval_users_per_second",
+    "peak_memory_mb",
+    "train_tflops",
+    "device_matmul_tflops",
+    "fraction_of_matmul_peak",
+    "eval_metrics",
 }
 
 
 def test_harness_prints_one_json_line_with_throughput_fields():
     completed = subprocess.run(
-        [sys.executable, "-m", "vaeops.bench", "--synthetic", "tiny", "--device", "cpu", "--epochs", "2"],
-        capture_output=True, text=True, timeout=300, check=True,
+        [
+            sys.executable,
+            "-m",
+            "vaeops.bench",
+            "--synthetic",
+            "tiny",
+            "--device",
+            "cpu",
+            "--epochs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     lines = completed.stdout.strip().splitlines()
     assert len(lines) == 1
@@ -39,13 +61,20 @@ def test_flop_count_of_the_paper_architecture():
 def test_missing_gowalla_files_give_a_clear_message(tmp_path):
     completed = subprocess.run(
         [sys.executable, "-m", "vaeops.bench", "--data", "gowalla", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert completed.returncode != 0
     assert "train.txt" in completed.stderr
 
 
-@pytest.mark.parametrize("argv", [["--epochs", "0", "--synthetic", "tiny"], ["--synthetic", "tiny", "--precision", "fp8"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--epochs", "0", "--synthetic", "tiny"], ["--synthetic", "tiny", "--precision", "fp8"]],
+)
 def test_bad_arguments_are_refused(argv):
-    completed = subprocess.run([sys.executable, "-m", "vaeops.bench", *argv], capture_output=True, text=True)
+    completed = subprocess.run(
+        [sys.executable, "-m", "vaeops.bench", *argv], capture_output=True, text=True
+    )
     assert completed.returncode == 2

@@ -5,8 +5,14 @@ import sys
 import textwrap
 
 TORCH_ONLY_MODULES = [
-    "vaeops.sparse", "vaeops.models", "vaeops.metrics", "vaeops.trainer", "vaeops.baselines", "vaeops.bench",
-    "vaeops.latent", "vaeops.serving",
+    "vaeops.sparse",
+    "vaeops.models",
+    "vaeops.metrics",
+    "vaeops.trainer",
+    "vaeops.baselines",
+    "vaeops.bench",
+    "vaeops.latent",
+    "vaeops.serving",
 ]
 CORE_MODULES = [*TORCH_ONLY_MODULES, "vaeops.ingest", "vaeops.splits", "vaeops.retraining"]
 
@@ -30,10 +36,14 @@ def import_with_blocked(modules: list[str], blocked: list[str]) -> subprocess.Co
 
 
 def test_core_imports_without_kedro_or_mlflow():
-    result = import_with_blocked(CORE_MODULES, ["kedro", "kedro_datasets", "kedro_mlflow", "mlflow", "optuna"])
+    result = import_with_blocked(
+        CORE_MODULES, ["kedro", "kedro_datasets", "kedro_mlflow", "mlflow", "optuna"]
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_model_training_and_metrics_need_only_torch_numpy_scipy():
-    result = import_with_blocked(TORCH_ONLY_MODULES, ["kedro", "mlflow", "pandas", "sklearn", "tqdm", "optuna"])
+    result = import_with_blocked(
+        TORCH_ONLY_MODULES, ["kedro", "mlflow", "pandas", "sklearn", "tqdm", "optuna"]
+    )
     assert result.returncode == 0, result.stderr

@@ -55,8 +55,12 @@ def test_fewer_targets_than_k_uses_truncated_ideal_and_min_denominator():
 
 def test_users_without_targets_are_left_out_and_counted():
     scores = np.random.default_rng(0).random((3, 5)).astype(np.float32)
-    target = sp.csr_matrix(np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 1, 0, 0, 0]], dtype=np.float32))
-    result = evaluate(fixed_scorer(scores), sp.csr_matrix((3, 5), dtype=np.float32), target, ks=(2,))
+    target = sp.csr_matrix(
+        np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 1, 0, 0, 0]], dtype=np.float32)
+    )
+    result = evaluate(
+        fixed_scorer(scores), sp.csr_matrix((3, 5), dtype=np.float32), target, ks=(2,)
+    )
     assert result.rows.tolist() == [0, 2]
     assert result.n_users_without_targets == 1
     assert result.per_user["ndcg_at_2"].shape == (2,)

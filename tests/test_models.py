@@ -13,7 +13,9 @@ from vaeops.trainer import TrainingConfig, TrainingDiverged, kl_weight, train_au
 
 
 def binary_csr(rows, cols, density, seed):
-    matrix = sp.random(rows, cols, density=density, format="csr", random_state=seed, dtype=np.float32)
+    matrix = sp.random(
+        rows, cols, density=density, format="csr", random_state=seed, dtype=np.float32
+    )
     matrix.data[:] = 1
     return matrix
 
@@ -58,7 +60,7 @@ def test_sparse_training_step_equals_dense_reference_in_fp32(device):
 
     loss_fast.backward()
     loss_plain.backward()
-    for (name, p_fast), p_plain in zip(fast.named_parameters(), plain.parameters()):
+    for (name, p_fast), p_plain in zip(fast.named_parameters(), plain.parameters(), strict=True):
         torch.testing.assert_close(p_fast.grad, p_plain.grad, msg=name)
 
 
@@ -124,7 +126,12 @@ def test_training_logs_the_beta_schedule_and_keeps_the_best_epoch():
         fold_in,
         target,
         TrainingConfig(
-            epochs=6, batch_size=50, learning_rate=0.03, anneal_cap=0.2, total_anneal_steps=40, device="cpu"
+            epochs=6,
+            batch_size=50,
+            learning_rate=0.03,
+            anneal_cap=0.2,
+            total_anneal_steps=40,
+            device="cpu",
         ),
         callbacks=(seen.append,),
     )
@@ -147,7 +154,9 @@ def test_cpu_training_is_reproducible_with_a_seed():
     first = train_autoencoder(model_config, train, fold_in, target, config)
     second = train_autoencoder(model_config, train, fold_in, target, config)
     assert first.history[-1]["loss"] == second.history[-1]["loss"]
-    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
+    for a, b in zip(
+        first.model.state_dict().values(), second.model.state_dict().values(), strict=True
+    ):
         torch.testing.assert_close(a, b)
 
 
@@ -166,7 +175,11 @@ def test_diverging_loss_raises_a_clear_error():
 @pytest.mark.parametrize("device", DEVICES)
 def test_bf16_autocast_changes_the_loss_only_by_rounding(device):
     torch.manual_seed(0)
-    model = MultVAE(ModelConfig(kind="multvae", n_items=300, hidden_dims=[64], latent_dim=16)).to(device).eval()
+    model = (
+        MultVAE(ModelConfig(kind="multvae", n_items=300, hidden_dims=[64], latent_dim=16))
+        .to(device)
+        .eval()
+    )
     batch = DeviceCSR(binary_csr(32, 300, 0.05, seed=3), device).rows(0, 32)
     full, _, _ = model.loss(batch, beta=0.2)
     with torch.autocast(device, dtype=torch.bfloat16):
@@ -181,7 +194,9 @@ def test_training_runs_on_each_device_in_each_precision(device):
     for precision in ("fp32", "bf16"):
         result = train_autoencoder(
             ModelConfig(kind="multvae", n_items=40, hidden_dims=[16], latent_dim=4),
-            train, fold_in, target,
+            train,
+            fold_in,
+            target,
             TrainingConfig(epochs=2, batch_size=50, device=device, precision=precision),
         )
         assert result.device.startswith(device)

@@ -1,6 +1,6 @@
 import numpy as np
-import scipy.sparse as sp
 import pytest
+import scipy.sparse as sp
 import torch
 
 from tests.devices import DEVICES
@@ -8,7 +8,9 @@ from vaeops.sparse import DeviceCSR, resolve_device
 
 
 def random_csr(rows=53, cols=41, density=0.15, seed=0):
-    matrix = sp.random(rows, cols, density=density, format="csr", random_state=seed, dtype=np.float32)
+    matrix = sp.random(
+        rows, cols, density=density, format="csr", random_state=seed, dtype=np.float32
+    )
     matrix.data = np.round(matrix.data * 4 + 1)
     matrix = matrix.tolil()
     matrix[7] = 0  # an empty row must survive batching
@@ -24,7 +26,9 @@ def test_batches_equal_scipy_dense_rows(device):
     for start in range(0, matrix.shape[0], 10):
         batch = device_csr.rows(start, start + 10)
         assert batch.values.device.type == device
-        np.testing.assert_array_equal(batch.to_dense().cpu().numpy(), matrix[start : start + 10].toarray())
+        np.testing.assert_array_equal(
+            batch.to_dense().cpu().numpy(), matrix[start : start + 10].toarray()
+        )
         assert (batch.to_scipy() != matrix[start : start + 10]).nnz == 0
 
 
@@ -44,6 +48,10 @@ def test_permuted_batches_equal_scipy_rows_in_that_order(device):
 
 
 def test_auto_device_is_cuda_when_available():
-    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    expected = (
+        "cuda"
+        if torch.cuda.is_available()
+        else ("mps" if torch.backends.mps.is_available() else "cpu")
+    )
     assert resolve_device("auto").type == expected
     assert resolve_device("cpu").type == "cpu"

@@ -1,7 +1,7 @@
 """Throughput benchmark of Mult-VAE training and full-ranking evaluation.
 
     python -m vaeops.bench --data gowalla --device cpu --epochs 2
-    python -m vaeops.bench --synthetic ml20m --device cuda --epochs 10 --batch-size 4096 --precision bf16
+    python -m vaeops.bench --synthetic ml20m --device cuda --batch-size 4096 --precision bf16
 
 Prints one JSON line. Needs only torch, numpy and scipy, so it runs on a bare
 GPU machine. Throughput is in users per second; the FLOP estimate counts the
@@ -18,6 +18,7 @@ import json
 import resource
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,7 @@ def read_user_item_lists(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gowalla(folder: Path) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
-    """Train matrix, and for evaluation each user's train items as fold-in and test items as targets."""
+    """Train matrix; for evaluation, train items are the fold-in and test items the targets."""
     if not (folder / "train.txt").is_file():
         raise SystemExit(
             f"No Gowalla train.txt in {folder}. Pass --data-dir with the LightGCN files "
@@ -59,7 +60,10 @@ def gowalla(folder: Path) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
         )
     train_rows, train_cols = read_user_item_lists(folder / "train.txt")
     test_rows, test_cols = read_user_item_lists(folder / "test.txt")
-    shape = (int(max(train_rows.max(), test_rows.max())) + 1, int(max(train_cols.max(), test_cols.max())) + 1)
+    shape = (
+        int(max(train_rows.max(), test_rows.max())) + 1,
+        int(max(train_cols.max(), test_cols.max())) + 1,
+    )
     train = binary_csr(train_rows, train_cols, shape)
     test = binary_csr(test_rows, test_cols, shape)
     return train, train, test
@@ -99,9 +103,7 @@ def model_flops_per_user(config: ModelConfig, mean_nnz: float) -> tuple[float, f
     encoder_out = 2 * config.latent_dim if config.kind == "multvae" else config.latent_dim
     encoder = [*config.hidden_dims, encoder_out]
     decoder = [config.latent_dim, *reversed(config.hidden_dims), config.n_items]
-    dense = sum(a * b for a, b in zip(encoder[:-1], encoder[1:])) + sum(
-        a * b for a, b in zip(decoder[:-1], decoder[1:])
-    )
+    dense = sum(a * b for a, b in pairwise(encoder)) + sum(a * b for a, b in pairwise(decoder))
     sparse_input = mean_nnz * first
     forward = 2 * dense + 2 * sparse_input
     # Backward: two products per dense layer, only the weight gradient for the sparse input.
@@ -150,7 +152,9 @@ def run(args: argparse.Namespace) -> dict:
         data_name = "gowalla"
     torch.manual_seed(args.seed)
     model_config = ModelConfig(kind="multvae", n_items=train.shape[1])
-    config = TrainingConfig(batch_size=args.batch_size, device=str(device), precision=args.precision)
+    config = TrainingConfig(
+        batch_size=args.batch_size, device=str(device), precision=args.precision
+    )
     model = build_model(model_config).to(device)
     optimizer = make_optimizer(model, config.learning_rate)
     rows = DeviceCSR(train, device)
@@ -170,8 +174,15 @@ def run(args: argparse.Namespace) -> dict:
     eval_fold_in, eval_target = DeviceCSR(fold_in, device), DeviceCSR(target, device)
     synchronize(device)
     started = time.perf_counter()
-    with torch.no_grad(), torch.autocast(device.type, dtype=PRECISIONS[args.precision], enabled=args.precision != "fp32"):
-        result = evaluate(model.score, eval_fold_in, eval_target, ks=(20, 100), batch_size=args.eval_batch_size)
+    with (
+        torch.no_grad(),
+        torch.autocast(
+            device.type, dtype=PRECISIONS[args.precision], enabled=args.precision != "fp32"
+        ),
+    ):
+        result = evaluate(
+            model.score, eval_fold_in, eval_target, ks=(20, 100), batch_size=args.eval_batch_size
+        )
     synchronize(device)
     eval_seconds = time.perf_counter() - started
 
@@ -207,11 +218,17 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m vaeops.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m vaeops.bench", description=__doc__.split("\n")[0]
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", choices=["gowalla"], help="a real dataset (read from --data-dir)")
-    source.add_argument("--synthetic", choices=sorted(SYNTHETIC_SHAPES), help="a generated matrix of this shape")
-    parser.add_argument("--data-dir", default=str(DEFAULT_GOWALLA_DIR), help="folder with train.txt/test.txt")
+    source.add_argument(
+        "--synthetic", choices=sorted(SYNTHETIC_SHAPES), help="a generated matrix of this shape"
+    )
+    parser.add_argument(
+        "--data-dir", default=str(DEFAULT_GOWALLA_DIR), help="folder with train.txt/test.txt"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=500)

@@ -388,7 +388,9 @@ def _read_custom(path: str | Path | None, columns: Mapping[str, str] | None) -> 
         raise DataError("`columns` must name the user and item columns; they cannot be null.")
     mapping = {
         role: name
-        for role, name in ({role: role for role in INTERACTION_COLUMNS} | dict(columns or {})).items()
+        for role, name in (
+            {role: role for role in INTERACTION_COLUMNS} | dict(columns or {})
+        ).items()
         if role not in absent
     }
     try:
@@ -397,7 +399,10 @@ def _read_custom(path: str | Path | None, columns: Mapping[str, str] | None) -> 
         raise DataError(f"{path} is empty; it should hold one interaction per row.") from None
     except (ValueError, OSError) as error:  # parser, decoding and Arrow errors alike
         raise DataError(f"{path} could not be read: {error}") from error
-    required = [*_ID_COLUMNS, *(role for role in mapping if role in (columns or {}) and role not in _ID_COLUMNS)]
+    required = [
+        *_ID_COLUMNS,
+        *(role for role in mapping if role in (columns or {}) and role not in _ID_COLUMNS),
+    ]
     missing = {role: mapping[role] for role in required if mapping[role] not in frame.columns}
     if missing:
         wanted = ", ".join(f"{role!r} -> {name!r}" for role, name in missing.items())

@@ -8,8 +8,8 @@ defined metric and are left out; evaluation reports how many.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,11 +43,15 @@ def ranking_metrics(
     n_targets = torch.zeros(targets.n_rows, device=top_items.device).index_add_(
         0, targets.row_of_value, torch.ones_like(targets.values)
     )
-    is_target = torch.zeros(targets.n_rows, targets.n_cols, dtype=torch.bool, device=top_items.device)
+    is_target = torch.zeros(
+        targets.n_rows, targets.n_cols, dtype=torch.bool, device=top_items.device
+    )
     is_target[targets.row_of_value, targets.columns] = True
     hits = is_target.gather(1, top_items).float()
     n_ranked = top_items.shape[1]
-    discount = 1.0 / torch.log2(torch.arange(2, n_ranked + 2, device=top_items.device, dtype=torch.float32))
+    discount = 1.0 / torch.log2(
+        torch.arange(2, n_ranked + 2, device=top_items.device, dtype=torch.float32)
+    )
     ideal_prefix = torch.cumsum(discount, dim=0)
     no_targets = n_targets == 0
     results: dict[str, torch.Tensor] = {}
@@ -99,7 +103,9 @@ def evaluate(
         history = fold_in.rows(start, start + batch_size)
         scores = torch.as_tensor(scorer(history), device=fold_in.device)
         top = masked_top_k(scores, history, max(ks))
-        for name, values in ranking_metrics(top, target.rows(start, start + batch_size), ks).items():
+        for name, values in ranking_metrics(
+            top, target.rows(start, start + batch_size), ks
+        ).items():
             chunks.setdefault(name, []).append(values)
     per_user = {name: torch.cat(parts).cpu().numpy() for name, parts in chunks.items()}
     has_targets = ~np.isnan(next(iter(per_user.values())))

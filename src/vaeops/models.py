@@ -12,6 +12,7 @@ dense ``x`` or a materialised log-softmax.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -45,10 +46,10 @@ class _SparseInputAutoencoder(nn.Module):
         self.input_layer = nn.EmbeddingBag(config.n_items, encoder_dims[0], mode="sum")
         self.input_bias = nn.Parameter(torch.empty(encoder_dims[0]))
         self.encoder = nn.ModuleList(
-            nn.Linear(d_in, d_out) for d_in, d_out in zip(encoder_dims[:-1], encoder_dims[1:])
+            nn.Linear(d_in, d_out) for d_in, d_out in pairwise(encoder_dims)
         )
         self.decoder = nn.ModuleList(
-            nn.Linear(d_in, d_out) for d_in, d_out in zip(decoder_dims[:-1], decoder_dims[1:])
+            nn.Linear(d_in, d_out) for d_in, d_out in pairwise(decoder_dims)
         )
         self._init_like_reference()
 
@@ -60,7 +61,10 @@ class _SparseInputAutoencoder(nn.Module):
             nn.init.trunc_normal_(layer.bias, std=0.001)
 
     def weight_matrices(self) -> list[torch.Tensor]:
-        return [self.input_layer.weight, *(layer.weight for layer in [*self.encoder, *self.decoder])]
+        return [
+            self.input_layer.weight,
+            *(layer.weight for layer in [*self.encoder, *self.decoder]),
+        ]
 
     def _encode_hidden(self, batch: SparseBatch) -> torch.Tensor:
         values = batch.values
@@ -68,9 +72,10 @@ class _SparseInputAutoencoder(nn.Module):
         norms.index_add_(0, batch.row_of_value, values * values)
         values = values * norms.clamp_min(1e-24).rsqrt()[batch.row_of_value]
         values = F.dropout(values, p=self.config.dropout, training=self.training)
-        h = self.input_layer(
-            batch.columns, batch.offsets, per_sample_weights=values
-        ) + self.input_bias
+        h = (
+            self.input_layer(batch.columns, batch.offsets, per_sample_weights=values)
+            + self.input_bias
+        )
         for layer in self.encoder:
             h = layer(torch.tanh(h))
         return h
@@ -136,7 +141,9 @@ class MultVAE(_SparseInputAutoencoder):
             z = mu
         return self.decode(z), mu, logvar
 
-    def loss(self, batch: SparseBatch, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def loss(
+        self, batch: SparseBatch, beta: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits, mu, logvar = self(batch)
         nll = self.multinomial_nll(logits, batch)
         mu, logvar = mu.float(), logvar.float()
@@ -156,7 +163,9 @@ class MultDAE(_SparseInputAutoencoder):
     def forward(self, batch: SparseBatch) -> torch.Tensor:
         return self.decode(torch.tanh(self._encode_hidden(batch)))
 
-    def loss(self, batch: SparseBatch, beta: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def loss(
+        self, batch: SparseBatch, beta: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         nll = self.multinomial_nll(self(batch), batch)
         no_kl = torch.zeros((), device=nll.device)
         return nll, nll, no_kl

@@ -5,7 +5,14 @@ from __future__ import annotations
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-DEFAULT_CHAIN = ("ingestion", "preprocessing", "training", "evaluation", "reporting", "registration")
+DEFAULT_CHAIN = (
+    "ingestion",
+    "preprocessing",
+    "training",
+    "evaluation",
+    "reporting",
+    "registration",
+)
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -9,8 +9,8 @@ layer consumes the batch through ``embedding_bag`` (a sparse-dense product).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import scipy.sparse as sp

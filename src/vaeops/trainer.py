@@ -44,7 +44,9 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}.")
+            raise ValueError(
+                f"precision must be one of {sorted(PRECISIONS)}, got {self.precision!r}."
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,7 +156,9 @@ def make_optimizer(model: torch.nn.Module, learning_rate: float) -> torch.optim.
     """Adam as in the paper; the fused kernel updates all ~50M parameters of a
     40k-item model in one pass, several times faster than the per-tensor loop."""
     device_type = next(model.parameters()).device.type
-    return torch.optim.Adam(model.parameters(), lr=learning_rate, fused=device_type in ("cuda", "cpu"))
+    return torch.optim.Adam(
+        model.parameters(), lr=learning_rate, fused=device_type in ("cuda", "cpu")
+    )
 
 
 def train_epoch(
@@ -173,7 +177,9 @@ def train_epoch(
     beta = kl_weight(update_count, config.anneal_cap, config.total_anneal_steps)
     for batch in rows.batches(config.batch_size):
         beta = kl_weight(update_count, config.anneal_cap, config.total_anneal_steps)
-        with torch.autocast(rows.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        with torch.autocast(
+            rows.device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None
+        ):
             loss, nll, kl = model.loss(batch, beta)
         if config.l2_penalty:
             loss = loss + config.l2_penalty * sum(w.square().sum() for w in model.weight_matrices())

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import mlflow
 import pytest
@@ -38,7 +37,9 @@ def kedro_project(tmp_path, monkeypatch):
 @pytest.fixture
 def run_kedro(kedro_project):
     def run(pipeline_name: str = "__default__", **runtime_params) -> dict:
-        with KedroSession.create(project_path=kedro_project, runtime_params=runtime_params) as session:
+        with KedroSession.create(
+            project_path=kedro_project, runtime_params=runtime_params
+        ) as session:
             return session.run(pipeline_name=pipeline_name)
 
     return run

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from tests.pipelines.tiny import TINY_TRAINING_PARAMS
 from vaeops.errors import DataError
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.ingestion.nodes import ingest_interactions
@@ -20,7 +21,9 @@ DATASET_PARAMS = {
 
 def test_ingestion_reads_a_custom_file_with_configured_columns(tmp_path):
     log = tmp_path / "clicks.csv"
-    pd.DataFrame({"uid": ["a", "a", "b"], "sku": [10, 11, 10], "stars": [5.0, 4.0, 2.0]}).to_csv(log, index=False)
+    pd.DataFrame({"uid": ["a", "a", "b"], "sku": [10, 11, 10], "stars": [5.0, 4.0, 2.0]}).to_csv(
+        log, index=False
+    )
     frame = ingest_interactions({**DATASET_PARAMS, "path": str(log), "raw_dir": str(tmp_path)})
     assert list(frame.columns) == ["user", "item", "rating"]
     assert len(frame) == 3
@@ -33,10 +36,14 @@ def test_ingestion_rejects_an_unknown_dataset_with_the_valid_names(tmp_path):
 
 def community_split():
     rng = np.random.default_rng(0)
+
     def block(n_users, offset):
         rows = np.repeat(np.arange(n_users), 6)
-        cols = np.concatenate([rng.choice(15, 6, replace=False) + (u % 2) * 15 for u in range(n_users)])
+        cols = np.concatenate(
+            [rng.choice(15, 6, replace=False) + (u % 2) * 15 for u in range(n_users)]
+        )
         return sp.csr_matrix((np.ones(rows.size, np.float32), (rows, cols)), shape=(n_users, 30))
+
     train, held = block(120, 0), block(20, 0)
     target = held.copy().tolil()
     fold_in = held.copy().tolil()
@@ -48,19 +55,7 @@ def community_split():
     return train, fold_in.tocsr(), target.tocsr()
 
 
-TRAINING_PARAMS = {
-    "model": {"kind": "multvae", "hidden_dims": [16], "latent_dim": 4, "dropout": 0.5},
-    "epochs": 3,
-    "batch_size": 40,
-    "learning_rate": 0.01,
-    "anneal_cap": 0.2,
-    "total_anneal_steps": 100,
-    "l2_penalty": 0.0,
-    "validation_k": 10,
-    "eval_batch_size": 100,
-    "seed": 1,
-    "device": "cpu",
-}
+TRAINING_PARAMS = {**TINY_TRAINING_PARAMS, "epochs": 3, "batch_size": 40}
 
 
 def test_training_then_evaluation_nodes_produce_reports_for_both_models():
@@ -70,16 +65,28 @@ def test_training_then_evaluation_nodes_produce_reports_for_both_models():
     assert len(trained["history"]) == 3
     assert plot_training_curves(trained["history"]).axes
 
-    user_map = pd.DataFrame({"user": [f"u{i}" for i in range(20)], "split": "test", "row": range(20)})
+    user_map = pd.DataFrame(
+        {"user": [f"u{i}" for i in range(20)], "split": "test", "row": range(20)}
+    )
     evaluated = evaluate_on_test(
-        trained["weights"], trained["model_config"], train, fold_in, target, user_map,
+        trained["weights"],
+        trained["model_config"],
+        train,
+        fold_in,
+        target,
+        user_map,
         {"ks": [5, 10], "batch_size": 7, "device": "cpu"},
     )
     assert set(evaluated["metrics"]) == {
         f"{prefix}/{metric}_at_{k}"
-        for prefix in ("test", "popularity") for metric in ("ndcg", "recall") for k in (5, 10)
+        for prefix in ("test", "popularity")
+        for metric in ("ndcg", "recall")
+        for k in (5, 10)
     }
     assert evaluated["report"]["n_evaluated_users"] == 20
-    assert "| multvae |" in evaluated["report_markdown"] and "| popularity |" in evaluated["report_markdown"]
+    assert (
+        "| multvae |" in evaluated["report_markdown"]
+        and "| popularity |" in evaluated["report_markdown"]
+    )
     per_user = evaluated["per_user"]
     assert len(per_user) == 40 and per_user["user"].iloc[0] == "u0"

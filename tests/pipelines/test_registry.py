@@ -6,25 +6,13 @@ import pandas as pd
 import pytest
 
 from tests.mlflow_store import tracking_into
+from tests.pipelines.tiny import TINY_TRAINING_PARAMS
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.preprocessing.nodes import split_users
 from vaeops.pipelines.registration.nodes import register_trained_model
 from vaeops.pipelines.training.nodes import train_recommender
 from vaeops.retraining import interactions_fingerprint
 
-TINY_TRAINING = {
-    "model": {"kind": "multvae", "hidden_dims": [16], "latent_dim": 4, "dropout": 0.5},
-    "epochs": 2,
-    "batch_size": 50,
-    "learning_rate": 0.01,
-    "anneal_cap": 0.2,
-    "total_anneal_steps": 100,
-    "l2_penalty": 0.0,
-    "validation_k": 10,
-    "eval_batch_size": 100,
-    "seed": 1,
-    "device": "cpu",
-}
 PREPROCESSING = {
     "rating_threshold": 3.5,
     "min_user_count": 5,
@@ -55,7 +43,7 @@ def train_and_evaluate(interactions: pd.DataFrame) -> tuple[dict, dict, dict]:
         split["train"],
         split["validation_fold_in"],
         split["validation_target"],
-        TINY_TRAINING,
+        TINY_TRAINING_PARAMS,
         {"name": "toy"},
     )
     evaluated = evaluate_on_test(

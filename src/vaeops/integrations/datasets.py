@@ -38,7 +38,9 @@ class SparseMatrixDataset(_LocalFileDataset):
 
     def save(self, data: sp.spmatrix) -> None:
         if not sp.issparse(data):
-            raise DatasetError(f"{self._filepath}: expected a scipy sparse matrix, got {type(data)}")
+            raise DatasetError(
+                f"{self._filepath}: expected a scipy sparse matrix, got {type(data)}"
+            )
         sp.save_npz(self._prepare_path(), sp.csr_matrix(data), compressed=True)
 
 
@@ -49,7 +51,9 @@ class TorchWeightsDataset(_LocalFileDataset):
         return torch.load(Path(self._filepath), map_location="cpu", weights_only=True)
 
     def save(self, data: dict[str, torch.Tensor]) -> None:
-        torch.save({name: tensor.detach().cpu() for name, tensor in data.items()}, self._prepare_path())
+        torch.save(
+            {name: tensor.detach().cpu() for name, tensor in data.items()}, self._prepare_path()
+        )
 
 
 class MlflowRunTagsDataset(AbstractDataset):

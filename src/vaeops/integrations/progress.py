@@ -14,7 +14,11 @@ class EpochProgressBar:
     def __call__(self, record: dict[str, float]) -> None:
         shown = {"loss": f"{record['loss']:.2f}", "beta": f"{record['beta']:.3f}"}
         shown.update(
-            {name: f"{value:.4f}" for name, value in record.items() if name.startswith(("val_", "best_val_"))}
+            {
+                name: f"{value:.4f}"
+                for name, value in record.items()
+                if name.startswith(("val_", "best_val_"))
+            }
         )
         self._bar.set_postfix(shown, refresh=False)
         self._bar.update(1)

@@ -25,7 +25,9 @@ def evaluate_on_test(
     with torch.no_grad():
         results = {
             model_config["kind"]: evaluate(model.score, test_fold_in, test_target, **settings),
-            "popularity": evaluate(scipy_scorer(Popularity().fit(train)), test_fold_in, test_target, **settings),
+            "popularity": evaluate(
+                scipy_scorer(Popularity().fit(train)), test_fold_in, test_target, **settings
+            ),
         }
     test_users = user_map[user_map["split"] == "test"].sort_values("row")["user"].to_numpy()
     return {

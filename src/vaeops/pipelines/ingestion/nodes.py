@@ -6,4 +6,6 @@ from vaeops.ingest import load_interactions
 def ingest_interactions(dataset: dict) -> pd.DataFrame:
     # Column names only describe user files; the named datasets have fixed layouts.
     columns = dataset["columns"] if dataset["name"] == "custom" else None
-    return load_interactions(dataset["name"], raw_dir=dataset["raw_dir"], path=dataset["path"], columns=columns)
+    return load_interactions(
+        dataset["name"], raw_dir=dataset["raw_dir"], path=dataset["path"], columns=columns
+    )

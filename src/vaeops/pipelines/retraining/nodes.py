@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from vaeops.errors import DataError
-from vaeops.ingest import INTERACTION_COLUMNS, merge_duplicates, load_interactions
+from vaeops.ingest import INTERACTION_COLUMNS, load_interactions, merge_duplicates
 from vaeops.integrations.registry import (
     CHALLENGER,
     CHAMPION,

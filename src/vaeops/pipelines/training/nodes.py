@@ -34,7 +34,11 @@ def train_recommender(
         "weights": result.model.state_dict(),
         "model_config": model_config.to_dict(),
         "history": pd.DataFrame(result.history),
-        "run_tags": {"dataset": dataset["name"], "device": result.device, "model": model_config.kind},
+        "run_tags": {
+            "dataset": dataset["name"],
+            "device": result.device,
+            "model": model_config.kind,
+        },
         "summary": {
             "best_epoch": result.best_epoch,
             f"best_val_ndcg_at_{config.validation_k}": result.best_validation_ndcg,
@@ -60,7 +64,9 @@ def plot_training_curves(history: pd.DataFrame) -> plt.Figure:
     twin.legend(loc="lower right")
     best = history[validation_column].idxmax()
     axes[2].plot(history["epoch"], history[validation_column], color="tab:green")
-    axes[2].axvline(history.loc[best, "epoch"], color="tab:red", linestyle=":", label="kept checkpoint")
+    axes[2].axvline(
+        history.loc[best, "epoch"], color="tab:red", linestyle=":", label="kept checkpoint"
+    )
     axes[2].set_title(validation_column.replace("_", " "))
     axes[2].legend()
     for axis in axes:

@@ -24,6 +24,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 },
                 name="train_recommender",
             ),
-            node(plot_training_curves, "training_history", "training_curves", name="plot_training_curves"),
+            node(
+                plot_training_curves,
+                "training_history",
+                "training_curves",
+                name="plot_training_curves",
+            ),
         ]
     )
