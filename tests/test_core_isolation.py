@@ -13,6 +13,10 @@ TORCH_ONLY_MODULES = [
     "vaeops.bench",
     "vaeops.latent",
     "vaeops.serving",
+    "vaeops.cvae",
+    "vaeops.classifiers",
+    "vaeops.bayes",
+    "vaeops.batched",
 ]
 CORE_MODULES = [*TORCH_ONLY_MODULES, "vaeops.ingest", "vaeops.splits", "vaeops.retraining"]
 
