@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,8 +11,8 @@ from vaeops.baselines import (
     ease_memory_bytes,
 )
 from vaeops.errors import DataError
-
-ML_100K = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ml-100k" / "u.data"
+from vaeops.metrics import evaluate, scipy_scorer
+from vaeops.splits import liang_split
 
 
 def random_clicks(n_users: int, n_items: int, density: float, seed: int) -> sp.csr_matrix:
@@ -245,56 +243,13 @@ def test_fitting_rejects_dense_and_negative_input():
         ItemKNN().fit(sp.csr_matrix(np.array([[1.0, -1.0]], dtype=np.float32)))
 
 
-def liang_split(ratings_path: Path, n_heldout: int, seed: int):
-    """Mult-VAE protocol on ML-100K: train users, and held-out users' fold-in and targets."""
-    users, items, ratings = np.loadtxt(ratings_path, dtype=np.int64, usecols=(0, 1, 2)).T
-    liked = ratings > 3.5
-    users, items = users[liked], items[liked]
-    user_ids, counts = np.unique(users, return_counts=True)
-    active = np.isin(users, user_ids[counts >= 5])
-    users, items = users[active], items[active]
-
-    rng = np.random.default_rng(seed)
-    shuffled = rng.permutation(np.unique(users))
-    test_users, heldout_users = shuffled[:n_heldout], shuffled[: 2 * n_heldout]
-    in_train = ~np.isin(users, heldout_users)
-    item_ids = np.unique(items[in_train])
-    train_user_ids, train_rows = np.unique(users[in_train], return_inverse=True)
-    train = sp.csr_matrix(
-        (
-            np.ones(in_train.sum(), np.float32),
-            (train_rows, np.searchsorted(item_ids, items[in_train])),
-        ),
-        shape=(len(train_user_ids), len(item_ids)),
-    )
-    fold_in = np.zeros((n_heldout, len(item_ids)), dtype=np.float32)
-    targets = np.zeros_like(fold_in)
-    for row, user in enumerate(test_users):
-        user_items = items[(users == user) & np.isin(items, item_ids)]
-        columns = np.searchsorted(item_ids, user_items)
-        held = rng.choice(len(columns), size=int(0.2 * len(columns)), replace=False)
-        fold_in[row, columns] = 1.0
-        fold_in[row, columns[held]] = 0.0
-        targets[row, columns[held]] = 1.0
-    return train, sp.csr_matrix(fold_in), targets
-
-
-def mean_ndcg(scores: np.ndarray, fold_in: sp.csr_matrix, targets: np.ndarray, k: int) -> float:
-    scores = scores.copy()
-    scores[fold_in.toarray() > 0] = -np.inf
-    top = np.argsort(-scores, axis=1)[:, :k]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    has_targets = targets.sum(axis=1) > 0
-    dcg = (np.take_along_axis(targets, top, axis=1) * discounts).sum(axis=1)
-    ideal = np.array([discounts[: int(min(n, k))].sum() for n in targets.sum(axis=1)])
-    return float((dcg[has_targets] / ideal[has_targets]).mean())
-
-
-@pytest.mark.skipif(not ML_100K.exists(), reason="needs the shared MovieLens 100K data")
-def test_personalised_models_beat_popularity_on_movielens_100k():
-    train, fold_in, targets = liang_split(ML_100K, n_heldout=100, seed=98765)
+def test_personalised_models_beat_popularity_on_movielens_100k(ml100k_interactions):
+    # The data README's calibration split: 100 validation and 100 test users, seed 98765.
+    split = liang_split(ml100k_interactions, n_heldout_users=100, seed=98765)
     ndcg = {
-        name: mean_ndcg(model.fit(train).score(fold_in), fold_in, targets, k=100)
+        name: evaluate(
+            scipy_scorer(model.fit(split.train)), split.test_fold_in, split.test_target, ks=(100,)
+        ).summary()["ndcg_at_100"]
         for name, model in {
             "popularity": Popularity(),
             "ease": EASE(l2=200.0),
