@@ -1,0 +1,230 @@
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import scipy.sparse as sp
+import torch
+
+from vaeops.baselines import EASE, ItemKNN, MatrixFactorization, Popularity
+from vaeops.comparison import compare_paired
+from vaeops.errors import DataError
+from vaeops.integrations.benchmark_tracking import log_model_metrics, model_run
+from vaeops.integrations.progress import EpochProgressBar
+from vaeops.integrations.tracking import MlflowEpochLogger
+from vaeops.metrics import Evaluation, evaluate, scipy_scorer
+from vaeops.models import ModelConfig
+from vaeops.sparse import resolve_device
+from vaeops.trainer import TrainingConfig, train_autoencoder
+
+logger = logging.getLogger(__name__)
+
+BASELINES = {
+    "popularity": Popularity,
+    "ease": EASE,
+    "itemknn": ItemKNN,
+    "mf": MatrixFactorization,
+}
+# The issue's table: the headline metric first, then the usual top-k cut-offs.
+TABLE_METRICS = {
+    "ndcg_at_100": "NDCG@100",
+    "recall_at_20": "Recall@20",
+    "recall_at_50": "Recall@50",
+    "ndcg_at_20": "NDCG@20",
+}
+
+
+def benchmark_models(
+    train: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix,
+    validation_target: sp.csr_matrix,
+    test_fold_in: sp.csr_matrix,
+    test_target: sp.csr_matrix,
+    benchmark: dict,
+    training: dict,
+) -> dict[str, dict[str, Any]]:
+    """Train each selected model on ``train`` and score all of them on the same test users."""
+    _check_settings(benchmark)
+    device = resolve_device(benchmark["evaluation"]["device"])
+    results = {}
+    for position, name in enumerate(benchmark["models"], start=1):
+        logger.info("benchmark model %d/%d: %s", position, len(benchmark["models"]), name)
+        settings = _model_settings(name, benchmark, training)
+        with model_run(name, settings):
+            if name in BASELINES:
+                started = time.perf_counter()
+                scorer = scipy_scorer(BASELINES[name](**settings).fit(train))
+                train_seconds = time.perf_counter() - started
+            else:
+                scorer, train_seconds = _train_autoencoder(
+                    name, settings, train, validation_fold_in, validation_target, device
+                )
+            with torch.no_grad():
+                evaluation = evaluate(
+                    scorer,
+                    test_fold_in,
+                    test_target,
+                    ks=benchmark["evaluation"]["ks"],
+                    batch_size=benchmark["evaluation"]["batch_size"],
+                    device=device,
+                )
+            metrics = {f"test/{m}": value for m, value in evaluation.summary().items()}
+            log_model_metrics({**metrics, "train_seconds": train_seconds})
+        logger.info(
+            "%s: test %s = %.4f after %.1f s of training",
+            name,
+            benchmark["headline_metric"],
+            evaluation.summary()[benchmark["headline_metric"]],
+            train_seconds,
+        )
+        results[name] = {"evaluation": evaluation, "train_seconds": train_seconds}
+    return results
+
+
+def _check_settings(benchmark: dict) -> None:
+    known = set(BASELINES) | set(benchmark["autoencoders"])
+    unknown = [name for name in benchmark["models"] if name not in known]
+    if unknown:
+        raise ValueError(
+            f"benchmark.models names {unknown}, which are neither baselines {sorted(BASELINES)} "
+            f"nor autoencoders configured under benchmark.autoencoders "
+            f"{sorted(benchmark['autoencoders'])}."
+        )
+    if benchmark["reference"] not in benchmark["models"] or len(benchmark["models"]) < 2:
+        raise ValueError(
+            f"benchmark.reference ({benchmark['reference']!r}) must be one of benchmark.models "
+            f"({benchmark['models']}), alongside at least one model to compare it with."
+        )
+    missing = set(TABLE_METRICS) - {
+        f"{metric}_at_{k}" for metric in ("ndcg", "recall") for k in benchmark["evaluation"]["ks"]
+    }
+    if missing or benchmark["headline_metric"] not in TABLE_METRICS:
+        raise ValueError(
+            f"benchmark.evaluation.ks ({benchmark['evaluation']['ks']}) must include 20, 50 and "
+            f"100 for the report's columns {list(TABLE_METRICS)}, and benchmark.headline_metric "
+            f"({benchmark['headline_metric']!r}) must be one of them."
+        )
+
+
+def _model_settings(name: str, benchmark: dict, training: dict) -> dict:
+    if name in BASELINES:
+        return dict(benchmark["baselines"].get(name) or {})
+    return _merged(training, benchmark["autoencoders"][name] or {})
+
+
+def _merged(base: Mapping, overrides: Mapping) -> dict:
+    """``base`` with ``overrides`` applied key by key, into nested mappings too."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _train_autoencoder(
+    name: str,
+    settings: dict,
+    train: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix,
+    validation_target: sp.csr_matrix,
+    device: torch.device,
+):
+    settings = dict(settings)
+    model_config = ModelConfig(n_items=train.shape[1], **settings.pop("model"))
+    config = TrainingConfig(**settings)
+    result = train_autoencoder(
+        model_config,
+        train,
+        validation_fold_in,
+        validation_target,
+        config,
+        callbacks=(MlflowEpochLogger(), EpochProgressBar(config.epochs, name)),
+    )
+    logger.info("%s: kept epoch %d of %d", name, result.best_epoch, config.epochs)
+    return result.model.to(device).score, result.seconds
+
+
+def write_benchmark_report(results: dict[str, dict[str, Any]], benchmark: dict) -> dict:
+    """The comparison table and, for the reference model against each other model,
+    the Bayesian-bootstrap probabilities on the headline metric."""
+    reference = benchmark["reference"]
+    metric = benchmark["headline_metric"]
+    evaluations: dict[str, Evaluation] = {name: r["evaluation"] for name, r in results.items()}
+    comparisons = {
+        other: compare_paired(
+            evaluations[reference].per_user[metric],
+            _paired(evaluations[other], evaluations[reference]).per_user[metric],
+            rope=benchmark["rope"],
+            n_samples=benchmark["bootstrap_samples"],
+            seed=benchmark["bootstrap_seed"],
+        )
+        for other in evaluations
+        if other != reference
+    }
+    report = {
+        "headline_metric": metric,
+        "reference": reference,
+        "n_evaluated_users": int(evaluations[reference].rows.size),
+        "n_users_without_targets": evaluations[reference].n_users_without_targets,
+        "models": {
+            name: {**r["evaluation"].summary(), "train_seconds": r["train_seconds"]}
+            for name, r in results.items()
+        },
+        "comparisons": {
+            other: {
+                f"p_{reference}_better": c.p_a_better,
+                "p_rope": c.p_rope,
+                f"p_{other}_better": c.p_b_better,
+                "mean_difference": c.mean_difference,
+                "rope": c.rope,
+                "n_users": c.n_users,
+                "method": c.method,
+            }
+            for other, c in comparisons.items()
+        },
+    }
+    return {"report": report, "report_markdown": _markdown(report, comparisons)}
+
+
+def _paired(evaluation: Evaluation, reference: Evaluation) -> Evaluation:
+    """``evaluation`` itself, once it is known to cover the reference's users in its order."""
+    if not (
+        evaluation.rows.shape == reference.rows.shape and (evaluation.rows == reference.rows).all()
+    ):
+        raise DataError(
+            "Two benchmarked models were scored on different test users, so their per-user "
+            "metrics cannot be paired; evaluate every model on the same test_fold_in/test_target."
+        )
+    return evaluation
+
+
+def _markdown(report: dict, comparisons: dict) -> str:
+    reference, metric = report["reference"], report["headline_metric"]
+    lines = [
+        f"Test users with held-out items: {report['n_evaluated_users']}.",
+        "",
+        "| model | " + " | ".join(TABLE_METRICS.values()) + " | train seconds |",
+        "|---|" + "---:|" * (len(TABLE_METRICS) + 1),
+    ]
+    for name, values in report["models"].items():
+        cells = [f"{values[m]:.4f}" for m in TABLE_METRICS] + [f"{values['train_seconds']:.1f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if comparisons:
+        any_comparison = next(iter(comparisons.values()))
+        lines += [
+            "",
+            f"{reference} against each model on test {TABLE_METRICS[metric]}, paired by user "
+            f"(ROPE ±{any_comparison.rope}; method: {any_comparison.method}):",
+            "",
+            f"| other model | P({reference} better) | P(equivalent) | P(other better) "
+            f"| mean difference ({reference} − other) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for other, c in comparisons.items():
+            lines.append(
+                f"| {other} | {c.p_a_better:.3f} | {c.p_rope:.3f} | {c.p_b_better:.3f} "
+                f"| {c.mean_difference:+.4f} |"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,30 @@
+from kedro.pipeline import Pipeline, node
+
+from .nodes import benchmark_models, write_benchmark_report
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                benchmark_models,
+                [
+                    "train_matrix",
+                    "validation_fold_in",
+                    "validation_target",
+                    "test_fold_in",
+                    "test_target",
+                    "params:benchmark",
+                    "params:training",
+                ],
+                "benchmark_results",
+                name="train_and_evaluate_benchmark_models",
+            ),
+            node(
+                write_benchmark_report,
+                ["benchmark_results", "params:benchmark"],
+                {"report": "benchmark_report", "report_markdown": "benchmark_report_markdown"},
+                name="write_benchmark_report",
+            ),
+        ]
+    )
