@@ -10,12 +10,9 @@ from vaeops.baselines import EASE, ItemKNN, MatrixFactorization, Popularity
 from vaeops.comparison import compare_paired
 from vaeops.errors import DataError
 from vaeops.integrations.benchmark_tracking import log_model_metrics, model_run
-from vaeops.integrations.progress import EpochProgressBar
-from vaeops.integrations.tracking import MlflowEpochLogger
 from vaeops.metrics import Evaluation, evaluate, scipy_scorer
-from vaeops.models import ModelConfig
+from vaeops.pipelines.training.nodes import train_from_parameters
 from vaeops.sparse import resolve_device
-from vaeops.trainer import TrainingConfig, train_autoencoder
 
 logger = logging.getLogger(__name__)
 
@@ -131,18 +128,10 @@ def _train_autoencoder(
     validation_target: sp.csr_matrix,
     device: torch.device,
 ):
-    settings = dict(settings)
-    model_config = ModelConfig(n_items=train.shape[1], **settings.pop("model"))
-    config = TrainingConfig(**settings)
-    result = train_autoencoder(
-        model_config,
-        train,
-        validation_fold_in,
-        validation_target,
-        config,
-        callbacks=(MlflowEpochLogger(), EpochProgressBar(config.epochs, name)),
+    result, _ = train_from_parameters(
+        train, validation_fold_in, validation_target, settings, progress_label=name
     )
-    logger.info("%s: kept epoch %d of %d", name, result.best_epoch, config.epochs)
+    logger.info("%s: kept epoch %d of %d", name, result.best_epoch, result.config.epochs)
     return result.model.to(device).score, result.seconds
 
 

@@ -9,16 +9,18 @@ import scipy.sparse as sp  # noqa: E402
 from vaeops.integrations.progress import EpochProgressBar  # noqa: E402
 from vaeops.integrations.tracking import MlflowEpochLogger  # noqa: E402
 from vaeops.models import ModelConfig  # noqa: E402
-from vaeops.trainer import TrainingConfig, train_autoencoder  # noqa: E402
+from vaeops.trainer import TrainingConfig, TrainingResult, train_autoencoder  # noqa: E402
 
 
-def train_recommender(
+def train_from_parameters(
     train: sp.csr_matrix,
     validation_fold_in: sp.csr_matrix,
     validation_target: sp.csr_matrix,
     training: dict,
-    dataset: dict,
-) -> dict:
+    progress_label: str | None = None,
+) -> tuple[TrainingResult, ModelConfig]:
+    """Train from a ``training`` parameters block (its ``model`` entry is the
+    architecture), logging each epoch to the active MLflow run with a progress bar."""
     settings = dict(training)
     model_config = ModelConfig(n_items=train.shape[1], **settings.pop("model"))
     config = TrainingConfig(**settings)
@@ -28,8 +30,25 @@ def train_recommender(
         validation_fold_in,
         validation_target,
         config,
-        callbacks=(MlflowEpochLogger(), EpochProgressBar(config.epochs, model_config.kind)),
+        callbacks=(
+            MlflowEpochLogger(),
+            EpochProgressBar(config.epochs, progress_label or model_config.kind),
+        ),
     )
+    return result, model_config
+
+
+def train_recommender(
+    train: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix,
+    validation_target: sp.csr_matrix,
+    training: dict,
+    dataset: dict,
+) -> dict:
+    result, model_config = train_from_parameters(
+        train, validation_fold_in, validation_target, training
+    )
+    config = result.config
     return {
         "weights": result.model.state_dict(),
         "model_config": model_config.to_dict(),
