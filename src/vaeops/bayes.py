@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+from vaeops.comparison import paired_scores
+
 
 @dataclass(frozen=True)
 class CorrelatedTTest:
@@ -57,19 +59,7 @@ def correlated_t_test(
     Identical scores on every split (zero variance) give a point posterior at
     their mean difference, as in ``baycomp``.
     """
-    arm = np.asarray(arm_scores, dtype=np.float64)
-    baseline = np.asarray(baseline_scores, dtype=np.float64)
-    if arm.ndim != 1 or arm.shape != baseline.shape:
-        raise ValueError(
-            f"arm and baseline scores must be 1-D and aligned split by split; got shapes "
-            f"{arm.shape} and {baseline.shape}."
-        )
-    if arm.size < 2:
-        raise ValueError(f"the test needs the scores of at least 2 splits, got {arm.size}.")
-    if not (np.isfinite(arm).all() and np.isfinite(baseline).all()):
-        raise ValueError(
-            "the scores hold NaN or infinite values; every split needs a defined score."
-        )
+    arm, baseline = paired_scores(arm_scores, baseline_scores, "split")
     if rope < 0:
         raise ValueError(f"rope is a half-width and must be >= 0, got {rope}.")
     if not 0 <= correlation < 1:

@@ -41,19 +41,26 @@ class ComparisonResult:
     method: str
 
 
-def _paired_metrics(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def paired_scores(a, b, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two aligned 1-D score arrays, one score per ``unit`` (user, split), as float64.
+
+    Both Bayesian comparisons pair scores unit by unit, so misaligned, too short
+    or undefined scores would silently give a meaningless posterior.
+    """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise DataError(
-            f"a and b must be 1-D arrays of one metric per user, for the same users in the "
-            f"same order; got shapes {a.shape} and {b.shape}."
+            f"the scores must be 1-D arrays of one score per {unit}, aligned {unit} by {unit} "
+            f"(the same {unit}s in the same order); got shapes {a.shape} and {b.shape}."
         )
     if a.size < 2:
-        raise DataError(f"comparing two models needs the metric of at least 2 users, got {a.size}.")
+        raise DataError(
+            f"a paired comparison needs the scores of at least 2 {unit}s, got {a.size}."
+        )
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise DataError(
-            "a and b hold NaN or infinite metrics; drop users without a defined metric "
-            "(e.g. no test items) from both arrays before comparing."
+            f"the scores hold NaN or infinite values; drop {unit}s without a defined score "
+            "from both arrays before comparing."
         )
     return a, b
 
@@ -71,7 +78,7 @@ def compare_paired(
     ``rope`` is the half-width of the region of practical equivalence, in the
     metric's units: ``0.01`` treats NDCG differences under 0.01 as ties.
     """
-    a, b = _paired_metrics(a, b)
+    a, b = paired_scores(a, b, "user")
     if not rope >= 0:
         raise DataError(f"rope must be a non-negative metric difference, got {rope}.")
     if n_samples < 1:

@@ -89,7 +89,9 @@ class _SparseInputAutoencoder(nn.Module):
     @staticmethod
     def multinomial_nll(logits: torch.Tensor, batch: SparseBatch) -> torch.Tensor:
         """Mean over users of ``-sum_i x_ui * log_softmax(logits)_ui``."""
-        return _MultinomialNLL.apply(logits, batch.row_of_value, batch.columns, batch.values)
+        return _MultinomialNLL.apply(
+            logits, batch.row_of_value, batch.columns, batch.values, batch.row_sums()
+        )
 
 
 class _MultinomialNLL(torch.autograd.Function):
@@ -103,10 +105,9 @@ class _MultinomialNLL(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, logits, row_of_value, columns, values):
+    def forward(ctx, logits, row_of_value, columns, values, clicks_per_user):
         logits32 = logits.float()
         log_partition = torch.logsumexp(logits32, dim=1)
-        clicks_per_user = torch.zeros_like(log_partition).index_add_(0, row_of_value, values)
         clicked = logits32[row_of_value, columns]
         n_users = logits.shape[0]
         ctx.save_for_backward(logits, log_partition, clicks_per_user, row_of_value, columns, values)
@@ -119,7 +120,7 @@ class _MultinomialNLL(torch.autograd.Function):
         grad = logits.float().sub(log_partition[:, None]).exp_()
         grad.mul_((clicks_per_user * scale)[:, None])
         grad.index_put_((row_of_value, columns), -values * scale, accumulate=True)
-        return grad.to(logits.dtype), None, None, None
+        return grad.to(logits.dtype), None, None, None, None
 
 
 class MultVAE(_SparseInputAutoencoder):

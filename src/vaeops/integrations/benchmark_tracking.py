@@ -13,6 +13,8 @@ from typing import Any
 
 import mlflow
 
+from vaeops.integrations.tracking import start_child_run
+
 
 @contextmanager
 def model_run(model: str, params: Mapping[str, Any]) -> Iterator[None]:
@@ -20,11 +22,10 @@ def model_run(model: str, params: Mapping[str, Any]) -> Iterator[None]:
 
     Without an active run (tracking disabled) the model still runs, untracked.
     """
-    parent = mlflow.active_run()
-    if parent is None:
+    if mlflow.active_run() is None:
         yield
         return
-    with mlflow.start_run(nested=True, run_name=model, experiment_id=parent.info.experiment_id):
+    with start_child_run(model):
         mlflow.set_tag("benchmark.model", model)
         mlflow.log_params(flatten(params))
         yield

@@ -32,6 +32,8 @@ import optuna  # noqa: E402
 import sqlalchemy.exc  # noqa: E402
 from optuna.trial import FrozenTrial, Trial, TrialState  # noqa: E402
 
+from vaeops.integrations.tracking import start_child_run  # noqa: E402
+
 logger = logging.getLogger(__name__)
 
 Objective = Callable[[Trial], float]
@@ -268,12 +270,7 @@ def _in_child_run(
 ) -> Objective:
     def run_in_child(trial: Trial) -> float:
         ran.append(trial.number)
-        parent = mlflow.active_run()
-        run = mlflow.start_run(
-            nested=True,
-            run_name=f"trial-{trial.number}",
-            experiment_id=parent.info.experiment_id if parent else None,
-        )
+        run = start_child_run(f"trial-{trial.number}")
         trial.set_user_attr(MLFLOW_RUN_ID, run.info.run_id)
         tags = {"optuna.study": study_name, "optuna.trial_number": str(trial.number)}
         status = "FAILED"

@@ -40,6 +40,20 @@ class MlflowEpochLogger:
         )
 
 
+def start_child_run(run_name: str) -> mlflow.ActiveRun:
+    """A run nested under the active one, in the parent's experiment.
+
+    Without ``experiment_id`` MLflow files the child under its default
+    experiment whenever the parent was opened by kedro-mlflow in another one.
+    """
+    parent = mlflow.active_run()
+    return mlflow.start_run(
+        nested=True,
+        run_name=run_name,
+        experiment_id=parent.info.experiment_id if parent else None,
+    )
+
+
 def set_run_tags(tags: dict[str, str]) -> None:
     """Tag the active run; without one (tracking disabled) there is nothing to tag."""
     if mlflow.active_run() is not None:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from vaeops.bayes import correlated_t_test, nadeau_bengio_correlation
+from vaeops.integrations.tracking import start_child_run
 
 from .arms import BASELINE_ARM, CLASSIFIERS, METRICS, check_arm_settings
 from .data import LabelledData, Regime, load_dataset, plan_splits
@@ -109,15 +110,11 @@ def tune_arms(datasets: dict[str, LabelledData], augmentation: dict) -> dict:
 
     Returns ``{dataset: {regime: {arm: {settings, mlflow_run_id, study}}}}``.
     """
-    parent = mlflow.active_run()
-    experiment_id = parent.info.experiment_id if parent else None
     chosen: dict[str, dict[str, dict[str, Any]]] = {}
     for name, regime_name, experiment, plan in experiments(datasets, augmentation):
         for arm in augmentation["selected_arms"]:
             spec = augmentation["arms"][arm]
-            with mlflow.start_run(
-                run_name=f"{name}/{regime_name}/{arm}", nested=True, experiment_id=experiment_id
-            ) as run:
+            with start_child_run(f"{name}/{regime_name}/{arm}") as run:
                 mlflow.set_tags(
                     {
                         "augmentation.dataset": name,
