@@ -1,5 +1,7 @@
 """Kedro project settings."""
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
@@ -10,3 +12,9 @@ CONFIG_LOADER_ARGS = {
     # Lets mlflow.yml read MLFLOW_TRACKING_URI, so a server can be set per shell.
     "custom_resolvers": {"oc.env": oc.env},
 }
+
+# A deprecation raised inside kedro and kedro-mlflow on every run; users can do
+# nothing about it, and it would bury the run's own warnings.
+warnings.filterwarnings(
+    "ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning
+)
