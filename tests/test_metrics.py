@@ -53,6 +53,19 @@ def test_fewer_targets_than_k_uses_truncated_ideal_and_min_denominator():
     assert result.per_user["recall_at_5"][0] == pytest.approx(1.0)  # 3 / min(5, 3)
 
 
+def test_uncapped_recall_divides_by_all_targets_as_lightgcn_does():
+    # 4 targets (items 0-3), K = 2, top-2 = items 0 and 5: one hit.
+    scores = np.array([[9, 1, 1, 1, 0, 8]], dtype=np.float32)
+    target = sp.csr_matrix(np.array([[1, 1, 1, 1, 0, 0]], dtype=np.float32))
+    fold_in = sp.csr_matrix((1, 6), dtype=np.float32)
+    result = evaluate(fixed_scorer(scores), fold_in, target, ks=(2, 5))
+    assert result.per_user["recall_at_2"][0] == pytest.approx(1 / 2)  # 1 / min(2, 4)
+    assert result.per_user["uncapped_recall_at_2"][0] == pytest.approx(1 / 4)
+    # With K >= the number of targets the two definitions agree: 4 hits in the top 5.
+    assert result.per_user["recall_at_5"][0] == pytest.approx(1.0)
+    assert result.per_user["uncapped_recall_at_5"][0] == pytest.approx(1.0)
+
+
 def test_users_without_targets_are_left_out_and_counted():
     scores = np.random.default_rng(0).random((3, 5)).astype(np.float32)
     target = sp.csr_matrix(

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -158,6 +160,25 @@ def test_cpu_training_is_reproducible_with_a_seed():
         first.model.state_dict().values(), second.model.state_dict().values(), strict=True
     ):
         torch.testing.assert_close(a, b)
+
+
+def test_without_validation_users_every_epoch_runs_and_the_last_is_kept():
+    train, fold_in, target = small_problem()
+    model_config = ModelConfig(kind="multvae", n_items=40, hidden_dims=[16], latent_dim=4)
+    config = TrainingConfig(epochs=3, batch_size=50, learning_rate=0.03, device="cpu")
+    validated = train_autoencoder(model_config, train, fold_in, target, config)
+    fixed_length = train_autoencoder(model_config, train, None, None, config)
+
+    assert fixed_length.best_epoch == 3 and math.isnan(fixed_length.best_validation_ndcg)
+    assert not any(name.startswith("val_") for name in fixed_length.history[-1])
+    # Same updates as the validated run, and the kept weights are epoch 3's.
+    assert [r["loss"] for r in fixed_length.history] == [r["loss"] for r in validated.history]
+    last_epoch_ndcg = evaluate(fixed_length.model.score, fold_in, target, ks=(100,))
+    assert last_epoch_ndcg.summary()["ndcg_at_100"] == pytest.approx(
+        validated.history[-1]["val_ndcg_at_100"], abs=1e-6
+    )
+    with pytest.raises(ValueError, match="both validation_fold_in and validation_target"):
+        train_autoencoder(model_config, train, fold_in, None, config)
 
 
 def test_diverging_loss_raises_a_clear_error():

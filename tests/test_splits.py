@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from vaeops.errors import DataError
-from vaeops.splits import LiangSplit, liang_split, split_summary
+from vaeops.splits import LiangSplit, given_split, liang_split, split_summary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HALF_STARS = np.arange(1, 11) / 2
@@ -410,3 +410,29 @@ def test_benchmark_runs_at_tiny_size() -> None:
     assert set(result) == expected_keys
     assert 0 < result["rows"] <= 20_000
     assert result["split"]["validation"]["users"] == result["heldout_users"] == 50
+
+
+def test_given_split_keeps_the_published_parts_on_shared_rows_and_columns() -> None:
+    train = pd.DataFrame({"user": [10, 10, 30], "item": [5, 7, 5]})
+    test = pd.DataFrame({"user": [10, 20], "item": [9, 7]})
+    split = given_split(train, test)
+
+    assert split.user_map["user"].tolist() == [10, 20, 30]
+    assert split.item_map["item"].tolist() == [5, 7, 9]
+    assert split.train.toarray().tolist() == [[1, 1, 0], [0, 0, 0], [1, 0, 0]]
+    assert split.test_target.toarray().tolist() == [[0, 0, 1], [0, 1, 0], [0, 0, 0]]
+
+
+def test_given_split_refuses_a_test_item_that_is_also_a_train_item() -> None:
+    train = pd.DataFrame({"user": [1, 1], "item": [5, 7]})
+    test = pd.DataFrame({"user": [1], "item": [7]})
+    with pytest.raises(DataError, match="1 \\(user, item\\) pair\\(s\\) are in both"):
+        given_split(train, test)
+
+
+def test_given_split_needs_both_parts_with_user_and_item_columns() -> None:
+    train = pd.DataFrame({"user": [1], "item": [5]})
+    with pytest.raises(DataError, match="both parts"):
+        given_split(train, train.iloc[:0])
+    with pytest.raises(DataError, match="lack column"):
+        given_split(train, train.rename(columns={"item": "movieId"}))

@@ -36,6 +36,7 @@ SYNTHETIC_SHAPES = {
     "tiny": ((2_000, 500), 40_000),
 }
 DEFAULT_GOWALLA_DIR = Path("../shared/data/gowalla")
+EVAL_KS = (20, 50, 100)
 
 
 def read_user_item_lists(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -160,31 +161,50 @@ def run(args: argparse.Namespace) -> dict:
     rows = DeviceCSR(train, device)
     shuffle = torch.Generator().manual_seed(args.seed)
 
+    eval_fold_in, eval_target = DeviceCSR(fold_in, device), DeviceCSR(target, device)
+
+    def evaluate_now():
+        model.eval()
+        with (
+            torch.no_grad(),
+            torch.autocast(
+                device.type, dtype=PRECISIONS[args.precision], enabled=args.precision != "fp32"
+            ),
+        ):
+            return evaluate(
+                model.score,
+                eval_fold_in,
+                eval_target,
+                ks=EVAL_KS,
+                batch_size=args.eval_batch_size,
+            )
+
     epoch_seconds = []
     update_count = 0
-    for _ in range(args.epochs):
+    for epoch in range(1, args.epochs + 1):
         synchronize(device)
         started = time.perf_counter()
         shuffled = rows.permute_rows(torch.randperm(train.shape[0], generator=shuffle))
-        _, update_count, _ = train_epoch(model, optimizer, shuffled, config, update_count)
+        losses, update_count, beta = train_epoch(model, optimizer, shuffled, config, update_count)
         synchronize(device)
         epoch_seconds.append(time.perf_counter() - started)
+        if args.eval_every and epoch % args.eval_every == 0 and epoch < args.epochs:
+            # A learning curve for diagnosis only: the reported figures are
+            # always those of the last epoch, never the best evaluation.
+            curve_point = {"epoch": epoch, "loss": round(losses[0], 4), "beta": round(beta, 5)}
+            curve_point.update(_rounded(evaluate_now().summary()))
+            print(json.dumps(curve_point), file=sys.stderr, flush=True)
 
-    model.eval()
-    eval_fold_in, eval_target = DeviceCSR(fold_in, device), DeviceCSR(target, device)
     synchronize(device)
     started = time.perf_counter()
-    with (
-        torch.no_grad(),
-        torch.autocast(
-            device.type, dtype=PRECISIONS[args.precision], enabled=args.precision != "fp32"
-        ),
-    ):
-        result = evaluate(
-            model.score, eval_fold_in, eval_target, ks=(20, 100), batch_size=args.eval_batch_size
-        )
+    result = evaluate_now()
     synchronize(device)
     eval_seconds = time.perf_counter() - started
+    if args.save_weights:
+        torch.save(
+            {"model_config": model_config.to_dict(), "state_dict": model.state_dict()},
+            args.save_weights,
+        )
 
     # The first epoch pays one-off costs (allocator warm-up, kernel selection).
     steady = epoch_seconds[1:] or epoch_seconds
@@ -208,13 +228,17 @@ def run(args: argparse.Namespace) -> dict:
         "eval_users": fold_in.shape[0],
         "eval_seconds": round(eval_seconds, 3),
         "eval_users_per_second": round(fold_in.shape[0] / eval_seconds, 1),
-        "eval_metrics": {name: round(value, 4) for name, value in result.summary().items()},
+        "eval_metrics": _rounded(result.summary()),
         "peak_memory_mb": round(peak_memory_mb(device), 1),
         "train_tflops": round(train_tflops, 4),
         "eval_tflops": round(forward_flops * fold_in.shape[0] / eval_seconds / 1e12, 4),
         "device_matmul_tflops": round(matmul_tflops, 4),
         "fraction_of_matmul_peak": round(train_tflops / matmul_tflops, 3),
     }
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {name: round(value, 4) for name, value in metrics.items()}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -235,6 +259,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--eval-batch-size", type=int, default=2000)
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--save-weights", metavar="PATH", help="save the last epoch's model here (torch.save)"
+    )
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also evaluate every N epochs and print the point to stderr (a learning curve)",
+    )
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")

@@ -2,8 +2,12 @@
 
 NDCG@K divides by the ideal DCG truncated at ``min(K, n_targets)`` and Recall@K
 by ``min(K, n_targets)``, as in the authors' code, so a user with 3 targets who
-gets all 3 in the top 20 scores Recall@20 = 1. Users without targets have no
-defined metric and are left out; evaluation reports how many.
+gets all 3 in the top 20 scores Recall@20 = 1. Papers that follow the LightGCN
+code divide hits by ``n_targets`` instead; that figure is reported beside it as
+``uncapped_recall_at_K``, because the two differ for every user with more than
+K targets and a published number is only comparable to its own definition.
+Users without targets have no defined metric and are left out; evaluation
+reports how many.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ def masked_top_k(scores: torch.Tensor, exclude: SparseBatch, k: int) -> torch.Te
 def ranking_metrics(
     top_items: torch.Tensor, targets: SparseBatch, ks: Sequence[int]
 ) -> dict[str, torch.Tensor]:
-    """Per-row ``ndcg_at_K`` and ``recall_at_K`` for rows ranked by ``top_items``.
+    """Per-row ``ndcg_at_K``, ``recall_at_K`` and ``uncapped_recall_at_K`` for rows
+    ranked by ``top_items``.
 
     ``top_items`` holds the ranked items, best first; a K beyond the number of
     ranked items counts them all. Rows without any target get NaN.
@@ -60,9 +65,14 @@ def ranking_metrics(
         capped = torch.clamp(n_targets, max=depth)
         idcg = ideal_prefix[(capped.long() - 1).clamp_min(0)]
         ndcg = (hits[:, :depth] * discount[:depth]).sum(dim=1) / idcg
-        recall = hits[:, :depth].sum(dim=1) / capped.clamp_min(1)
+        hit_count = hits[:, :depth].sum(dim=1)
         results[f"ndcg_at_{k}"] = ndcg.masked_fill(no_targets, float("nan"))
-        results[f"recall_at_{k}"] = recall.masked_fill(no_targets, float("nan"))
+        results[f"recall_at_{k}"] = (hit_count / capped.clamp_min(1)).masked_fill(
+            no_targets, float("nan")
+        )
+        results[f"uncapped_recall_at_{k}"] = (hit_count / n_targets.clamp_min(1)).masked_fill(
+            no_targets, float("nan")
+        )
     return results
 
 

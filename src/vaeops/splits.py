@@ -183,6 +183,62 @@ def liang_split(
 
 
 @dataclass
+class GivenSplit:
+    """A published train/test split, such as LightGCN's Gowalla.
+
+    Every user trains on their train items, and the same train items are the
+    fold-in when that user's test items (``test_target``) are ranked; rows and
+    columns are the sorted union of the ids in both parts.
+    """
+
+    train: sp.csr_matrix
+    test_target: sp.csr_matrix
+    user_map: pd.DataFrame
+    item_map: pd.DataFrame
+
+
+def given_split(train: pd.DataFrame, test: pd.DataFrame) -> GivenSplit:
+    """Binary matrices of a train/test split that comes with the data."""
+    for part in (train, test):
+        _check_interactions(part)
+    if train.empty or test.empty:
+        raise DataError(
+            f"A given split needs interactions in both parts; got {len(train)} train and "
+            f"{len(test)} test rows."
+        )
+    user_ids = pd.Index(np.union1d(train["user"].to_numpy(), test["user"].to_numpy()))
+    item_ids = pd.Index(np.union1d(train["item"].to_numpy(), test["item"].to_numpy()))
+    shape = (len(user_ids), len(item_ids))
+    train_matrix, test_matrix = (
+        _binary_csr(
+            user_ids.get_indexer(part["user"]), item_ids.get_indexer(part["item"]), shape, name
+        )
+        for part, name in ((train, "train"), (test, "test"))
+    )
+    overlap = int(train_matrix.multiply(test_matrix).nnz)
+    if overlap:
+        raise DataError(
+            f"{overlap} (user, item) pair(s) are in both the train and the test part. Train "
+            "items are excluded from each user's ranking, so these test items could never be "
+            "hit; remove them from the test part (the LightGCN splits are disjoint)."
+        )
+    train_items = np.bincount(train_matrix.indices, minlength=shape[1]) > 0
+    test_only_items = np.bincount(test_matrix.indices, minlength=shape[1]) > 0
+    test_only_items &= ~train_items
+    if test_only_items.any():
+        logger.info(
+            "%d item(s) appear only in the test part; no model learns them from training",
+            int(test_only_items.sum()),
+        )
+    return GivenSplit(
+        train=train_matrix,
+        test_target=test_matrix,
+        user_map=pd.DataFrame({"user": user_ids, "row": np.arange(shape[0], dtype=np.int64)}),
+        item_map=pd.DataFrame({"item": item_ids, "column": np.arange(shape[1], dtype=np.int64)}),
+    )
+
+
+@dataclass
 class _HeldOutSplit:
     fold_in: sp.csr_matrix
     target: sp.csr_matrix

@@ -2,7 +2,10 @@
 
 Each epoch shuffles the training users, takes Adam steps on batches of users,
 then ranks all items for the validation users; the weights with the best
-validation NDCG@K are kept. The KL weight follows the paper's schedule
+validation NDCG@K are kept. Protocols with no validation users (a given
+train/test split such as LightGCN's Gowalla) train for the full number of
+epochs and keep the last weights, so the test set never picks a checkpoint.
+The KL weight follows the paper's schedule
 ``beta = min(anneal_cap, updates / total_anneal_steps)``, evaluated before each
 update. Losses are summed on the device and read once per epoch, so the batch
 loop never waits for the device.
@@ -64,10 +67,10 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class TrainingResult:
-    model: MultVAE | MultDAE  # holds the best validation weights, in eval mode
+    model: MultVAE | MultDAE  # holds the kept weights, in eval mode
     history: list[dict[str, float]]
-    best_epoch: int
-    best_validation_ndcg: float
+    best_epoch: int  # the kept epoch: the last one when there are no validation users
+    best_validation_ndcg: float  # NaN without validation users
     device: str
     seconds: float
     config: TrainingConfig = field(repr=False)
@@ -85,8 +88,8 @@ def kl_weight(update_count: int, anneal_cap: float, total_anneal_steps: int) -> 
 def train_autoencoder(
     model_config: ModelConfig,
     train: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix,
-    validation_target: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix | None,
+    validation_target: sp.csr_matrix | None,
     config: TrainingConfig | None = None,
     callbacks: tuple[EpochCallback, ...] = (),
 ) -> TrainingResult:
@@ -102,7 +105,16 @@ def train_autoencoder(
     model = build_model(model_config).to(device)
     optimizer = make_optimizer(model, config.learning_rate)
     train_rows = DeviceCSR(train, device)
-    validation = (DeviceCSR(validation_fold_in, device), DeviceCSR(validation_target, device))
+    if (validation_fold_in is None) != (validation_target is None):
+        raise ValueError(
+            "Pass both validation_fold_in and validation_target, or neither (then the "
+            "last epoch's weights are kept)."
+        )
+    validation = (
+        None
+        if validation_fold_in is None
+        else (DeviceCSR(validation_fold_in, device), DeviceCSR(validation_target, device))
+    )
 
     history: list[dict[str, float]] = []
     best_ndcg, best_epoch, best_state = -math.inf, 0, None
@@ -121,25 +133,29 @@ def train_autoencoder(
                 f"(now {config.learning_rate}) or the KL weight cap (now {config.anneal_cap})."
             )
         train_seconds = time.perf_counter() - epoch_started
-        ndcg = validation_ndcg(model, *validation, config)
-        if ndcg > best_ndcg:
-            best_ndcg, best_epoch = ndcg, epoch
-            best_state = copy.deepcopy(model.state_dict())
         record = {
             "epoch": epoch,
             "loss": mean_loss,
             "neg_log_likelihood": mean_nll,
             "kl": mean_kl,
             "beta": beta,
-            f"val_ndcg_at_{config.validation_k}": ndcg,
-            f"best_val_ndcg_at_{config.validation_k}": best_ndcg,
-            "train_seconds": train_seconds,
-            "epoch_seconds": time.perf_counter() - epoch_started,
         }
+        if validation is not None:
+            ndcg = validation_ndcg(model, *validation, config)
+            if ndcg > best_ndcg:
+                best_ndcg, best_epoch = ndcg, epoch
+                best_state = copy.deepcopy(model.state_dict())
+            record[f"val_ndcg_at_{config.validation_k}"] = ndcg
+            record[f"best_val_ndcg_at_{config.validation_k}"] = best_ndcg
+        record["train_seconds"] = train_seconds
+        record["epoch_seconds"] = time.perf_counter() - epoch_started
         history.append(record)
         for callback in callbacks:
             callback(record)
-    model.load_state_dict(best_state)
+    if validation is None:
+        best_ndcg, best_epoch = math.nan, config.epochs
+    else:
+        model.load_state_dict(best_state)
     model.eval()
     return TrainingResult(
         model=model,

@@ -10,7 +10,13 @@ from vaeops.metrics import Evaluation
 from vaeops.pipelines.benchmark.nodes import benchmark_models, write_benchmark_report
 
 ALL_MODELS = ["popularity", "ease", "itemknn", "mf", "multvae", "multdae"]
-TABLE_METRICS = ("ndcg_at_100", "recall_at_20", "recall_at_50", "ndcg_at_20")
+TABLE_METRICS = (
+    "ndcg_at_100",
+    "recall_at_20",
+    "recall_at_50",
+    "ndcg_at_20",
+    "uncapped_recall_at_20",
+)
 
 
 @pytest.mark.e2e
@@ -84,6 +90,7 @@ def _evaluation(ndcg: list[float], rows: list[int]) -> dict:
 SETTINGS = {
     "reference": "multvae",
     "headline_metric": "ndcg_at_100",
+    "table_metrics": {metric: metric for metric in TABLE_METRICS},
     "rope": 0.01,
     "bootstrap_samples": 1000,
     "bootstrap_seed": 0,
@@ -118,4 +125,33 @@ def test_an_unconfigured_model_name_fails_before_training():
         "evaluation": {"ks": [20, 50, 100], "batch_size": 10, "device": "cpu"},
     }
     with pytest.raises(ValueError, match="lightgcn"):
+        benchmark_models(None, None, None, None, None, settings, {})
+
+
+def test_published_rows_are_marked_and_fill_only_their_own_columns():
+    results = {
+        "multvae": _evaluation([0.5, 0.6], [0, 1]),
+        "popularity": _evaluation([0.1, 0.2], [0, 1]),
+    }
+    published = {
+        "source": "He et al. 2020",
+        "models": {"lightgcn": {"uncapped_recall_at_20": 0.183, "ndcg_at_20": 0.1554}},
+    }
+    output = write_benchmark_report(results, {**SETTINGS, "published": published})
+    assert output["report"]["published"] == published
+    row = next(line for line in output["report_markdown"].splitlines() if "lightgcn" in line)
+    assert row == "| lightgcn (**published**) | — | — | — | 0.1554 | 0.1830 | — |"
+    assert "not measured here; source: He et al. 2020" in output["report_markdown"]
+    assert "min(K, n test items)" in output["report_markdown"]
+
+
+def test_a_published_value_without_a_column_fails_before_training():
+    settings = {
+        **SETTINGS,
+        "models": ["multvae", "popularity"],
+        "autoencoders": {"multvae": {}},
+        "evaluation": {"ks": [20, 50, 100], "batch_size": 10, "device": "cpu"},
+        "published": {"source": "x", "models": {"lightgcn": {"recall_at_40": 0.2}}},
+    }
+    with pytest.raises(ValueError, match="lightgcn.recall_at_40"):
         benchmark_models(None, None, None, None, None, settings, {})

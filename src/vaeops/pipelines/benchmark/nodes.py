@@ -22,25 +22,26 @@ BASELINES = {
     "itemknn": ItemKNN,
     "mf": MatrixFactorization,
 }
-# The issue's table: the headline metric first, then the usual top-k cut-offs.
-TABLE_METRICS = {
-    "ndcg_at_100": "NDCG@100",
-    "recall_at_20": "Recall@20",
-    "recall_at_50": "Recall@50",
-    "ndcg_at_20": "NDCG@20",
-}
+RECALL_DEFINITIONS = (
+    "Recall@K divides a user's hits by min(K, n test items), as in Liang et al.'s code; "
+    "'÷ all' columns divide by n test items, as in the LightGCN code. NDCG@K divides by "
+    "the ideal DCG of min(K, n test items) hits in both."
+)
 
 
 def benchmark_models(
     train: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix,
-    validation_target: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix | None,
+    validation_target: sp.csr_matrix | None,
     test_fold_in: sp.csr_matrix,
     test_target: sp.csr_matrix,
     benchmark: dict,
     training: dict,
 ) -> dict[str, dict[str, Any]]:
-    """Train each selected model on ``train`` and score all of them on the same test users."""
+    """Train each selected model on ``train`` and score all of them on the same test users.
+
+    Without validation users the autoencoders train for all their epochs and keep the last.
+    """
     _check_settings(benchmark)
     device = resolve_device(benchmark["evaluation"]["device"])
     results = {}
@@ -92,40 +93,59 @@ def _check_settings(benchmark: dict) -> None:
             f"benchmark.reference ({benchmark['reference']!r}) must be one of benchmark.models "
             f"({benchmark['models']}), alongside at least one model to compare it with."
         )
-    missing = set(TABLE_METRICS) - {
-        f"{metric}_at_{k}" for metric in ("ndcg", "recall") for k in benchmark["evaluation"]["ks"]
+    computed = {
+        f"{metric}_at_{k}"
+        for metric in ("ndcg", "recall", "uncapped_recall")
+        for k in benchmark["evaluation"]["ks"]
     }
-    if missing or benchmark["headline_metric"] not in TABLE_METRICS:
+    missing = set(benchmark["table_metrics"]) - computed
+    if missing or benchmark["headline_metric"] not in benchmark["table_metrics"]:
         raise ValueError(
-            f"benchmark.evaluation.ks ({benchmark['evaluation']['ks']}) must include 20, 50 and "
-            f"100 for the report's columns {list(TABLE_METRICS)}, and benchmark.headline_metric "
-            f"({benchmark['headline_metric']!r}) must be one of them."
+            f"benchmark.table_metrics {sorted(benchmark['table_metrics'])} needs cut-offs "
+            f"missing from benchmark.evaluation.ks ({benchmark['evaluation']['ks']}): "
+            f"{sorted(missing)}; and benchmark.headline_metric "
+            f"({benchmark['headline_metric']!r}) must be one of the table's metrics."
+        )
+
+    published = benchmark.get("published") or {"models": {}}
+    unknown_columns = {
+        f"{model}.{metric}"
+        for model, values in published["models"].items()
+        for metric in values
+        if metric not in benchmark["table_metrics"]
+    }
+    if unknown_columns:
+        raise ValueError(
+            f"Published values {sorted(unknown_columns)} have no column in "
+            f"benchmark.table_metrics {sorted(benchmark['table_metrics'])}; name each value "
+            "after the metric it was computed as (e.g. uncapped_recall_at_20 for a recall that "
+            "divides by all test items)."
         )
 
 
 def _model_settings(name: str, benchmark: dict, training: dict) -> dict:
     if name in BASELINES:
         return dict(benchmark["baselines"].get(name) or {})
-    return _merged(training, benchmark["autoencoders"][name] or {})
+    return merged(training, benchmark["autoencoders"][name] or {})
 
 
-def _merged(base: Mapping, overrides: Mapping) -> dict:
+def merged(base: Mapping, overrides: Mapping) -> dict:
     """``base`` with ``overrides`` applied key by key, into nested mappings too."""
-    merged = dict(base)
+    combined = dict(base)
     for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merged(merged[key], value)
+        if isinstance(value, Mapping) and isinstance(combined.get(key), Mapping):
+            combined[key] = merged(combined[key], value)
         else:
-            merged[key] = value
-    return merged
+            combined[key] = value
+    return combined
 
 
 def _train_autoencoder(
     name: str,
     settings: dict,
     train: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix,
-    validation_target: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix | None,
+    validation_target: sp.csr_matrix | None,
     device: torch.device,
 ):
     result, _ = train_from_parameters(
@@ -154,6 +174,8 @@ def write_benchmark_report(results: dict[str, dict[str, Any]], benchmark: dict) 
     }
     report = {
         "headline_metric": metric,
+        "table_metrics": benchmark["table_metrics"],
+        "recall_definitions": RECALL_DEFINITIONS,
         "reference": reference,
         "n_evaluated_users": int(evaluations[reference].rows.size),
         "n_users_without_targets": evaluations[reference].n_users_without_targets,
@@ -173,6 +195,7 @@ def write_benchmark_report(results: dict[str, dict[str, Any]], benchmark: dict) 
             }
             for other, c in comparisons.items()
         },
+        "published": benchmark.get("published"),
     }
     return {"report": report, "report_markdown": _markdown(report, comparisons)}
 
@@ -191,20 +214,28 @@ def _paired(evaluation: Evaluation, reference: Evaluation) -> Evaluation:
 
 def _markdown(report: dict, comparisons: dict) -> str:
     reference, metric = report["reference"], report["headline_metric"]
+    columns = report["table_metrics"]
     lines = [
-        f"Test users with held-out items: {report['n_evaluated_users']}.",
+        f"Test users with held-out items: {report['n_evaluated_users']}. "
+        + report["recall_definitions"],
         "",
-        "| model | " + " | ".join(TABLE_METRICS.values()) + " | train seconds |",
-        "|---|" + "---:|" * (len(TABLE_METRICS) + 1),
+        "| model | " + " | ".join(columns.values()) + " | train seconds |",
+        "|---|" + "---:|" * (len(columns) + 1),
     ]
     for name, values in report["models"].items():
-        cells = [f"{values[m]:.4f}" for m in TABLE_METRICS] + [f"{values['train_seconds']:.1f}"]
+        cells = [f"{values[m]:.4f}" for m in columns] + [f"{values['train_seconds']:.1f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    published = report["published"]
+    if published:
+        for name, values in published["models"].items():
+            cells = [f"{values[m]:.4f}" if m in values else "—" for m in columns] + ["—"]
+            lines.append(f"| {name} (**published**) | " + " | ".join(cells) + " |")
+        lines += ["", f"Published rows were not measured here; source: {published['source']}."]
     if comparisons:
         any_comparison = next(iter(comparisons.values()))
         lines += [
             "",
-            f"{reference} against each model on test {TABLE_METRICS[metric]}, paired by user "
+            f"{reference} against each model on test {columns[metric]}, paired by user "
             f"(ROPE ±{any_comparison.rope}; method: {any_comparison.method}):",
             "",
             f"| other model | P({reference} better) | P(equivalent) | P(other better) "

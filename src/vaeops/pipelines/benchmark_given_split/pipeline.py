@@ -1,0 +1,48 @@
+from kedro.pipeline import Pipeline, node
+
+from vaeops.pipelines.benchmark.nodes import write_benchmark_report
+
+from .nodes import benchmark_on_given_split, given_split_settings, split_as_given
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                split_as_given,
+                "params:benchmark_given_split",
+                {
+                    "train": "given_split_train",
+                    "test_target": "given_split_test_target",
+                    "summary": "given_split_summary",
+                },
+                name="split_as_given",
+            ),
+            node(
+                given_split_settings,
+                ["params:benchmark", "params:benchmark_given_split"],
+                "given_split_benchmark_settings",
+                name="merge_given_split_settings",
+            ),
+            node(
+                benchmark_on_given_split,
+                [
+                    "given_split_train",
+                    "given_split_test_target",
+                    "given_split_benchmark_settings",
+                    "params:training",
+                ],
+                "given_split_results",
+                name="train_and_evaluate_on_given_split",
+            ),
+            node(
+                write_benchmark_report,
+                ["given_split_results", "given_split_benchmark_settings"],
+                {
+                    "report": "given_split_report",
+                    "report_markdown": "given_split_report_markdown",
+                },
+                name="write_given_split_report",
+            ),
+        ]
+    )
