@@ -3,7 +3,7 @@
 Both follow the authors' code (dawenl/vae_cf): L2-normalised input with dropout,
 tanh hidden layers, Glorot-uniform weights and N(0, 0.001) biases, and a
 multinomial likelihood over all items. The first layer reads the sparse batch
-through ``embedding_bag``, which equals ``normalize(dropout(x)) @ W`` without a
+through ``embedding_bag``, which equals ``dropout(normalize(x)) @ W`` without a
 dense ``x``; the likelihood gathers logits at the clicked items and subtracts a
 fused ``logsumexp``, which equals ``sum(log_softmax(logits) * x)`` without a
 dense ``x`` or a materialised log-softmax.

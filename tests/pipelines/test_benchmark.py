@@ -2,7 +2,6 @@
 
 import json
 
-import mlflow
 import numpy as np
 import pytest
 
@@ -21,7 +20,7 @@ TABLE_METRICS = (
 
 @pytest.mark.e2e
 def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
-    run_kedro, kedro_project, ml100k_dir
+    run_kedro, kedro_project, nested_runs, ml100k_dir
 ):
     run_kedro("ingestion", dataset={"path": str(ml100k_dir)})
     run_kedro("preprocessing")
@@ -56,15 +55,7 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
         assert f"| {name} | " in markdown
     assert "P(multvae better)" in markdown and "Bayesian bootstrap" in markdown
 
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{kedro_project / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("vaeops")
-    runs = client.search_runs([experiment.experiment_id])
-    parent = next(run for run in runs if run.info.run_name == "benchmark")
-    children = {
-        run.info.run_name: run
-        for run in runs
-        if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id
-    }
+    client, parent, children = nested_runs("benchmark")
     assert set(children) == set(ALL_MODELS)
     for name, child in children.items():
         assert child.data.metrics["test/ndcg_at_100"] == pytest.approx(
@@ -120,7 +111,7 @@ def test_models_scored_on_different_users_are_not_paired():
 def test_an_unconfigured_model_name_fails_before_training():
     settings = {
         **SETTINGS,
-        "models": ["multvae", "lightgcn"],
+        "models": {"multvae": True, "lightgcn": True},
         "autoencoders": {"multvae": {}},
         "evaluation": {"ks": [20, 50, 100], "batch_size": 10, "device": "cpu"},
     }
@@ -148,10 +139,29 @@ def test_published_rows_are_marked_and_fill_only_their_own_columns():
 def test_a_published_value_without_a_column_fails_before_training():
     settings = {
         **SETTINGS,
-        "models": ["multvae", "popularity"],
+        "models": {"multvae": True, "popularity": True},
         "autoencoders": {"multvae": {}},
         "evaluation": {"ks": [20, 50, 100], "batch_size": 10, "device": "cpu"},
         "published": {"source": "x", "models": {"lightgcn": {"recall_at_40": 0.2}}},
     }
     with pytest.raises(ValueError, match="lightgcn.recall_at_40"):
+        benchmark_models(None, None, None, None, None, settings, {})
+
+
+def test_a_model_list_instead_of_switches_says_how_to_select_models():
+    settings = {**SETTINGS, "models": ["multvae", "popularity"]}
+    with pytest.raises(ValueError, match="benchmark.models.ease=false"):
+        benchmark_models(None, None, None, None, None, settings, {})
+
+
+def test_switched_off_models_are_skipped_and_the_reference_must_stay_on():
+    settings = {
+        **SETTINGS,
+        "models": {"popularity": True, "multvae": False},
+        "autoencoders": {"multvae": {}},
+        "evaluation": {"ks": [20, 50, 100], "batch_size": 10, "device": "cpu"},
+    }
+    with pytest.raises(
+        ValueError, match=r"must be one of the selected benchmark.models \(\['popularity'\]\)"
+    ):
         benchmark_models(None, None, None, None, None, settings, {})

@@ -42,11 +42,11 @@ def benchmark_models(
 
     Without validation users the autoencoders train for all their epochs and keep the last.
     """
-    _check_settings(benchmark)
+    selected = _check_settings(benchmark)
     device = resolve_device(benchmark["evaluation"]["device"])
     results = {}
-    for position, name in enumerate(benchmark["models"], start=1):
-        logger.info("benchmark model %d/%d: %s", position, len(benchmark["models"]), name)
+    for position, name in enumerate(selected, start=1):
+        logger.info("benchmark model %d/%d: %s", position, len(selected), name)
         settings = _model_settings(name, benchmark, training)
         with model_run(name, settings):
             if name in BASELINES:
@@ -79,19 +79,27 @@ def benchmark_models(
     return results
 
 
-def _check_settings(benchmark: dict) -> None:
+def _check_settings(benchmark: dict) -> list[str]:
+    """The selected model names, in order, once the settings are known to be usable."""
+    models = benchmark["models"]
+    if not isinstance(models, Mapping) or not all(isinstance(on, bool) for on in models.values()):
+        raise ValueError(
+            f"benchmark.models must map each model name to true or false, got {models!r}; "
+            "switch one off with e.g. `--params benchmark.models.ease=false`."
+        )
     known = set(BASELINES) | set(benchmark["autoencoders"])
-    unknown = [name for name in benchmark["models"] if name not in known]
+    unknown = [name for name in models if name not in known]
     if unknown:
         raise ValueError(
             f"benchmark.models names {unknown}, which are neither baselines {sorted(BASELINES)} "
             f"nor autoencoders configured under benchmark.autoencoders "
             f"{sorted(benchmark['autoencoders'])}."
         )
-    if benchmark["reference"] not in benchmark["models"] or len(benchmark["models"]) < 2:
+    selected = [name for name, on in models.items() if on]
+    if benchmark["reference"] not in selected or len(selected) < 2:
         raise ValueError(
-            f"benchmark.reference ({benchmark['reference']!r}) must be one of benchmark.models "
-            f"({benchmark['models']}), alongside at least one model to compare it with."
+            f"benchmark.reference ({benchmark['reference']!r}) must be one of the selected "
+            f"benchmark.models ({selected}), alongside at least one model to compare it with."
         )
     computed = {
         f"{metric}_at_{k}"
@@ -121,6 +129,7 @@ def _check_settings(benchmark: dict) -> None:
             "after the metric it was computed as (e.g. uncapped_recall_at_20 for a recall that "
             "divides by all test items)."
         )
+    return selected
 
 
 def _model_settings(name: str, benchmark: dict, training: dict) -> dict:
