@@ -80,7 +80,7 @@ def test_training_then_evaluation_nodes_produce_reports_for_both_models():
     assert set(evaluated["metrics"]) == {
         f"{prefix}/{metric}_at_{k}"
         for prefix in ("test", "popularity")
-        for metric in ("ndcg", "recall")
+        for metric in ("ndcg", "recall", "uncapped_recall")
         for k in (5, 10)
     }
     assert evaluated["report"]["n_evaluated_users"] == 20
