@@ -7,7 +7,7 @@ import torch
 
 from tests.devices import DEVICES
 from vaeops.baselines import Popularity
-from vaeops.metrics import evaluate, masked_top_k, scipy_scorer
+from vaeops.metrics import evaluate, masked_top_k, metric_names, scipy_scorer
 from vaeops.sparse import DeviceCSR
 
 
@@ -61,6 +61,7 @@ def test_uncapped_recall_divides_by_all_targets_as_lightgcn_does():
     result = evaluate(fixed_scorer(scores), fold_in, target, ks=(2, 5))
     assert result.per_user["recall_at_2"][0] == pytest.approx(1 / 2)  # 1 / min(2, 4)
     assert result.per_user["uncapped_recall_at_2"][0] == pytest.approx(1 / 4)
+    assert set(result.per_user) == metric_names((2, 5))
     # With K >= the number of targets the two definitions agree: 4 hits in the top 5.
     assert result.per_user["recall_at_5"][0] == pytest.approx(1.0)
     assert result.per_user["uncapped_recall_at_5"][0] == pytest.approx(1.0)

@@ -22,6 +22,13 @@ import torch
 from vaeops.sparse import DeviceCSR, SparseBatch
 
 Scorer = Callable[[SparseBatch], torch.Tensor | np.ndarray]
+# Each is reported as "<name>_at_<K>" for every cut-off K of an evaluation.
+RANKING_METRICS = ("ndcg", "recall", "uncapped_recall")
+
+
+def metric_names(ks: Sequence[int]) -> set[str]:
+    """The per-user metrics that ``evaluate`` reports for cut-offs ``ks``."""
+    return {f"{metric}_at_{k}" for metric in RANKING_METRICS for k in ks}
 
 
 def scipy_scorer(recommender) -> Scorer:

@@ -223,12 +223,12 @@ def given_split(train: pd.DataFrame, test: pd.DataFrame) -> GivenSplit:
             "hit; remove them from the test part (the LightGCN splits are disjoint)."
         )
     train_items = np.bincount(train_matrix.indices, minlength=shape[1]) > 0
-    test_only_items = np.bincount(test_matrix.indices, minlength=shape[1]) > 0
-    test_only_items &= ~train_items
-    if test_only_items.any():
+    test_items = np.bincount(test_matrix.indices, minlength=shape[1]) > 0
+    n_test_only_items = int(np.count_nonzero(test_items & ~train_items))
+    if n_test_only_items:
         logger.info(
             "%d item(s) appear only in the test part; no model learns them from training",
-            int(test_only_items.sum()),
+            n_test_only_items,
         )
     return GivenSplit(
         train=train_matrix,

@@ -10,7 +10,7 @@ from vaeops.baselines import EASE, ItemKNN, MatrixFactorization, Popularity
 from vaeops.comparison import compare_paired
 from vaeops.errors import DataError
 from vaeops.integrations.benchmark_tracking import log_model_metrics, model_run
-from vaeops.metrics import Evaluation, evaluate, scipy_scorer
+from vaeops.metrics import Evaluation, evaluate, metric_names, scipy_scorer
 from vaeops.pipelines.training.nodes import train_from_parameters
 from vaeops.sparse import resolve_device
 
@@ -101,12 +101,7 @@ def _check_settings(benchmark: dict) -> list[str]:
             f"benchmark.reference ({benchmark['reference']!r}) must be one of the selected "
             f"benchmark.models ({selected}), alongside at least one model to compare it with."
         )
-    computed = {
-        f"{metric}_at_{k}"
-        for metric in ("ndcg", "recall", "uncapped_recall")
-        for k in benchmark["evaluation"]["ks"]
-    }
-    missing = set(benchmark["table_metrics"]) - computed
+    missing = set(benchmark["table_metrics"]) - metric_names(benchmark["evaluation"]["ks"])
     if missing or benchmark["headline_metric"] not in benchmark["table_metrics"]:
         raise ValueError(
             f"benchmark.table_metrics {sorted(benchmark['table_metrics'])} needs cut-offs "
