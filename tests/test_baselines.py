@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from vaeops import baselines
-from vaeops.baselines import (
+from vaeops.recommenders import baselines
+from vaeops.recommenders.baselines import (
     EASE,
     ItemKNN,
     MatrixFactorization,
@@ -11,8 +11,8 @@ from vaeops.baselines import (
     ease_memory_bytes,
 )
 from vaeops.errors import DataError
-from vaeops.metrics import evaluate, scipy_scorer
-from vaeops.splits import liang_split
+from vaeops.recommenders.metrics import evaluate, scipy_scorer
+from vaeops.data.splits import liang_split
 
 
 def random_clicks(n_users: int, n_items: int, density: float, seed: int) -> sp.csr_matrix:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from vaeops.bayes import correlated_t_test, nadeau_bengio_correlation
+from vaeops.statistics.correlated_cv import correlated_t_test, nadeau_bengio_correlation
 
 # Per-split accuracies of a baseline and an arm over 2 repeats x 5 folds.
 BASELINE = np.array([0.90, 0.88, 0.91, 0.87, 0.89, 0.92, 0.86, 0.90, 0.88, 0.89])

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from vaeops.bench import model_flops_per_user
-from vaeops.models import ModelConfig
+from vaeops.speed.training import model_flops_per_user
+from vaeops.recommenders.models import ModelConfig
 
 EXPECTED_FIELDS = {
     "device",
@@ -28,7 +28,7 @@ def test_harness_prints_one_json_line_with_throughput_fields():
         [
             sys.executable,
             "-m",
-            "vaeops.bench",
+            "vaeops.speed.training",
             "--synthetic",
             "tiny",
             "--device",
@@ -60,7 +60,7 @@ def test_flop_count_of_the_paper_architecture():
 
 def test_missing_gowalla_files_give_a_clear_message(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "vaeops.bench", "--data", "gowalla", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "vaeops.speed.training", "--data", "gowalla", "--data-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -75,6 +75,6 @@ def test_missing_gowalla_files_give_a_clear_message(tmp_path):
 )
 def test_bad_arguments_are_refused(argv):
     completed = subprocess.run(
-        [sys.executable, "-m", "vaeops.bench", *argv], capture_output=True, text=True
+        [sys.executable, "-m", "vaeops.speed.training", *argv], capture_output=True, text=True
     )
     assert completed.returncode == 2

@@ -8,7 +8,7 @@ import torch
 from torch.nn import functional as F
 
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
-from vaeops.classifiers import MLPConfig, fit_mlp, fit_mlps, focal_loss
+from vaeops.augmentation.classifiers import MLPConfig, fit_mlp, fit_mlps, focal_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

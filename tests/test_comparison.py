@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from vaeops import comparison
-from vaeops.comparison import compare_paired
+from vaeops.statistics import paired_users as comparison
+from vaeops.statistics.paired_users import compare_paired
 from vaeops.errors import DataError
 
 

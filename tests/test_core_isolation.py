@@ -5,20 +5,20 @@ import sys
 import textwrap
 
 TORCH_ONLY_MODULES = [
-    "vaeops.sparse",
-    "vaeops.models",
-    "vaeops.metrics",
-    "vaeops.trainer",
-    "vaeops.baselines",
-    "vaeops.bench",
-    "vaeops.latent",
-    "vaeops.serving",
-    "vaeops.cvae",
-    "vaeops.classifiers",
-    "vaeops.bayes",
-    "vaeops.batched",
+    "vaeops.data.sparse",
+    "vaeops.recommenders.models",
+    "vaeops.recommenders.metrics",
+    "vaeops.recommenders.training",
+    "vaeops.recommenders.baselines",
+    "vaeops.speed.training",
+    "vaeops.recommenders.latent",
+    "vaeops.recommenders.serving",
+    "vaeops.augmentation.cvae",
+    "vaeops.augmentation.classifiers",
+    "vaeops.statistics.correlated_cv",
+    "vaeops.augmentation.batched",
 ]
-CORE_MODULES = [*TORCH_ONLY_MODULES, "vaeops.ingest", "vaeops.splits", "vaeops.retraining"]
+CORE_MODULES = [*TORCH_ONLY_MODULES, "vaeops.data.ingest", "vaeops.data.splits", "vaeops.recommenders.retraining"]
 
 
 def import_with_blocked(modules: list[str], blocked: list[str]) -> subprocess.CompletedProcess:

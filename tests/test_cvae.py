@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
 from tests.test_core_isolation import import_with_blocked
-from vaeops.cvae import SAMPLING_MODES, CVAEConfig, fit_cvae, fit_cvaes
+from vaeops.augmentation.cvae import SAMPLING_MODES, CVAEConfig, fit_cvae, fit_cvaes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -134,7 +134,7 @@ def test_bad_input_is_refused(digits):
 
 
 def test_the_generators_and_the_test_need_only_torch_numpy_scipy():
-    modules = ["vaeops.cvae", "vaeops.classifiers", "vaeops.bayes", "vaeops.batched"]
+    modules = ["vaeops.augmentation.cvae", "vaeops.augmentation.classifiers", "vaeops.statistics.correlated_cv", "vaeops.augmentation.batched"]
     result = import_with_blocked(
         modules, ["kedro", "mlflow", "pandas", "sklearn", "tqdm", "optuna", "imblearn"]
     )

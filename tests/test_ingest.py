@@ -1,4 +1,4 @@
-"""Tests for vaeops.ingest: sources, checksums, parsing and the errors users see.
+"""Tests for vaeops.data.ingest: sources, checksums, parsing and the errors users see.
 
 Everything runs offline on synthetic files except the PyPI mirror test, which downloads the
 RecBole wheel (about 2 MB) with pip. Real data comes from ../shared/data when that folder
@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from vaeops import ingest
+from vaeops.data import ingest
 from vaeops.errors import DataError
-from vaeops.ingest import DATASETS, load_gowalla_split, load_interactions, load_item_metadata
+from vaeops.data.ingest import DATASETS, load_gowalla_split, load_interactions, load_item_metadata
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 U_DATA_SHA256 = "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"
@@ -53,7 +53,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="vaeops.ingest")
+    caplog.set_level(logging.INFO, logger="vaeops.data.ingest")
     return caplog
 
 

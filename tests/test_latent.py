@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from vaeops.latent import (
+from vaeops.recommenders.latent import (
     Posterior,
     count_active_dimensions,
     decoder_item_vectors,
@@ -17,8 +17,8 @@ from vaeops.latent import (
     latent_traversal,
     principal_components_2d,
 )
-from vaeops.models import ModelConfig, build_model
-from vaeops.sparse import DeviceCSR
+from vaeops.recommenders.models import ModelConfig, build_model
+from vaeops.data.sparse import DeviceCSR
 
 LATENT_DIM = 6
 

@@ -16,9 +16,9 @@ import pytest
 
 from tests.mlflow_store import tracking_into
 from vaeops.integrations.registry import CHAMPION, ModelRegistry, TrainedRecommender
-from vaeops.models import ModelConfig
-from vaeops.splits import liang_split
-from vaeops.trainer import TrainingConfig, train_autoencoder
+from vaeops.recommenders.models import ModelConfig
+from vaeops.data.splits import liang_split
+from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 
 MODEL = "vaeops-multvae"
 STAR_WARS, EMPIRE, JEDI = 50, 172, 181  # MovieLens 100K item ids

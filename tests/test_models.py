@@ -7,11 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from tests.devices import DEVICES
-from vaeops.baselines import Popularity
-from vaeops.metrics import evaluate, scipy_scorer
-from vaeops.models import ModelConfig, MultDAE, MultVAE, build_model
-from vaeops.sparse import DeviceCSR
-from vaeops.trainer import TrainingConfig, TrainingDiverged, kl_weight, train_autoencoder
+from vaeops.recommenders.baselines import Popularity
+from vaeops.recommenders.metrics import evaluate, scipy_scorer
+from vaeops.recommenders.models import ModelConfig, MultDAE, MultVAE, build_model
+from vaeops.data.sparse import DeviceCSR
+from vaeops.recommenders.training import TrainingConfig, TrainingDiverged, kl_weight, train_autoencoder
 
 
 def binary_csr(rows, cols, density, seed):

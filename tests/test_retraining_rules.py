@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from vaeops.errors import DataError
-from vaeops.retraining import (
+from vaeops.recommenders.retraining import (
     RetrainingInProgress,
     challenger_wins,
     exclusive_lock,
@@ -60,7 +60,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
             textwrap.dedent(
                 f"""
                 import time
-                from vaeops.retraining import exclusive_lock
+                from vaeops.recommenders.retraining import exclusive_lock
                 with exclusive_lock({str(lock_file)!r}):
                     print("locked", flush=True)
                     time.sleep(60)

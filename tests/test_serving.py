@@ -8,10 +8,10 @@ import scipy.sparse as sp
 import torch
 
 from vaeops.errors import DataError
-from vaeops.metrics import evaluate
-from vaeops.models import ModelConfig, build_model
-from vaeops.serving import Recommender, Request, ranking_quality
-from vaeops.trainer import TrainingConfig, train_autoencoder
+from vaeops.recommenders.metrics import evaluate
+from vaeops.recommenders.models import ModelConfig, build_model
+from vaeops.recommenders.serving import Recommender, Request, ranking_quality
+from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 
 # Two communities of 10 items each; ids are deliberately not column numbers.
 COMMUNITY_A = [100 + i for i in range(10)]

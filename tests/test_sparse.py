@@ -4,7 +4,7 @@ import scipy.sparse as sp
 import torch
 
 from tests.devices import DEVICES
-from vaeops.sparse import DeviceCSR, resolve_device
+from vaeops.data.sparse import DeviceCSR, resolve_device
 
 
 def random_csr(rows=53, cols=41, density=0.15, seed=0):

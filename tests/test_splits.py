@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 from vaeops.errors import DataError
-from vaeops.splits import LiangSplit, given_split, liang_split, split_summary
+from vaeops.data.splits import LiangSplit, given_split, liang_split, split_summary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HALF_STARS = np.arange(1, 11) / 2
@@ -384,7 +384,7 @@ def test_too_few_users_message_gives_counts() -> None:
 
 def test_benchmark_runs_at_tiny_size() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
-    command = [sys.executable, "-m", "vaeops.bench_preprocessing"]
+    command = [sys.executable, "-m", "vaeops.speed.preprocessing"]
     command += ["--rows", "20000", "--users", "500", "--items", "300"]
     completed = subprocess.run(
         command, capture_output=True, text=True, env=env, check=True, timeout=120

@@ -15,8 +15,8 @@ import scipy.sparse as sp
 from optuna.trial import TrialState
 
 from vaeops.integrations import studies
-from vaeops.models import ModelConfig
-from vaeops.trainer import TrainingConfig, TrainingDiverged, train_autoencoder
+from vaeops.recommenders.models import ModelConfig
+from vaeops.recommenders.training import TrainingConfig, TrainingDiverged, train_autoencoder
 
 TPE = {"name": "TPESampler", "seed": 7}
 NO_PRUNING = {"name": "NopPruner"}

@@ -1,9 +1,9 @@
 """vaeops: Mult-VAE recommendation and VAE data augmentation.
 
-The modules directly under this package are the core (torch, numpy, scipy and,
-for tabular ingestion only, pandas). Kedro and MLflow live in
-``vaeops.pipelines`` and ``vaeops.integrations`` so the core runs on machines
-that have neither.
+The core is split by domain: ``data`` (sources, splits, sparse matrices),
+``recommenders``, ``augmentation``, ``statistics`` (Bayesian comparisons both
+use) and ``speed`` (throughput benchmarks). It imports no Kedro, MLflow or
+Optuna; those live at the edge, in ``integrations`` and ``pipelines``.
 """
 
 __version__ = "0.1.0"

@@ -13,8 +13,9 @@ from tests.conftest import REPO_ROOT
 from tests.mlflow_store import fresh_sqlite_store, tracking_into
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
 from vaeops.errors import DataError
-from vaeops.pipelines.augmentation import arms, protocol
-from vaeops.pipelines.augmentation.data import (
+from vaeops.augmentation import arms
+from vaeops.pipelines.augmentation import protocol
+from vaeops.augmentation.datasets import (
     LabelledData,
     Regime,
     Scaler,

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from vaeops.metrics import Evaluation
+from vaeops.recommenders.metrics import Evaluation
 from vaeops.pipelines.benchmark.nodes import benchmark_models, write_benchmark_report
 
 ALL_MODELS = ["popularity", "ease", "itemknn", "mf", "multvae", "multdae"]

@@ -11,7 +11,7 @@ from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.preprocessing.nodes import split_users
 from vaeops.pipelines.registration.nodes import register_trained_model
 from vaeops.pipelines.training.nodes import train_recommender
-from vaeops.retraining import interactions_fingerprint
+from vaeops.recommenders.retraining import interactions_fingerprint
 
 PREPROCESSING = {
     "rating_threshold": 3.5,

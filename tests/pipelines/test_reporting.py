@@ -7,8 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from tests.test_latent import two_cluster_clicks
-from vaeops.latent import count_active_dimensions, kl_per_dimension
-from vaeops.models import ModelConfig
+from vaeops.recommenders.latent import count_active_dimensions, kl_per_dimension
+from vaeops.recommenders.models import ModelConfig
 from vaeops.pipelines.reporting.nodes import (
     NO_GENRE,
     OTHER_GENRES,
@@ -20,7 +20,7 @@ from vaeops.pipelines.reporting.nodes import (
     plot_user_maps,
     traverse_between_users,
 )
-from vaeops.trainer import TrainingConfig, train_autoencoder
+from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 
 REPORTING = {
     "device": "cpu",

@@ -33,14 +33,14 @@ from mlflow.types.schema import AnyType, Array, ColSpec, DataType, Schema
 
 import vaeops
 from vaeops.errors import DataError
-from vaeops.serving import Recommendation, Recommender, Request
+from vaeops.recommenders.serving import Recommendation, Recommender, Request
 
 MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
 REQUIREMENTS = ("torch", "numpy", "scipy", "pandas", "pyarrow")
 
 
 class RecommenderModel(mlflow.pyfunc.PythonModel):
-    """Answers a table of requests with ``vaeops.serving.Recommender``."""
+    """Answers a table of requests with ``vaeops.recommenders.serving.Recommender``."""
 
     def load_context(self, context) -> None:
         artifacts = {name: Path(path) for name, path in context.artifacts.items()}

@@ -21,7 +21,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
-from vaeops.baselines import Popularity
+from vaeops.recommenders.baselines import Popularity
 from vaeops.integrations.pyfunc import RecommenderModel, log_recommender
 
 logger = logging.getLogger(__name__)

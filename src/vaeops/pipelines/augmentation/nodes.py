@@ -17,11 +17,11 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from vaeops.bayes import correlated_t_test, nadeau_bengio_correlation
+from vaeops.statistics.correlated_cv import correlated_t_test, nadeau_bengio_correlation
 from vaeops.integrations.tracking import start_child_run
 
-from .arms import BASELINE_ARM, CLASSIFIERS, METRICS, check_arm_settings
-from .data import LabelledData, Regime, load_dataset, plan_splits
+from vaeops.augmentation.arms import BASELINE_ARM, CLASSIFIERS, METRICS, check_arm_settings
+from vaeops.augmentation.datasets import LabelledData, Regime, load_dataset, plan_splits
 from .protocol import Experiment, run_splits, tune_arm
 
 logger = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 
 from vaeops.integrations import studies
 
-from .arms import ARM_SETTINGS, augment, fit_predict, score
-from .data import LabelledData, Regime, Scaler, Split, SplitPlan, inner_splits, subsample
+from vaeops.augmentation.arms import ARM_SETTINGS, augment, fit_predict, score
+from vaeops.augmentation.datasets import LabelledData, Regime, Scaler, Split, SplitPlan, inner_splits, subsample
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from vaeops.cvae import fit_cvae  # noqa: E402
+from vaeops.augmentation.cvae import fit_cvae  # noqa: E402
 
-from .arms import BASELINE_ARM, LIKELIHOOD_BY_SCALING, augment, cvae_config  # noqa: E402
-from .data import LabelledData, Scaler, plan_splits  # noqa: E402
+from vaeops.augmentation.arms import BASELINE_ARM, LIKELIHOOD_BY_SCALING, augment, cvae_config  # noqa: E402
+from vaeops.augmentation.datasets import LabelledData, Scaler, plan_splits  # noqa: E402
 from .nodes import VERDICTS, experiment_for  # noqa: E402
 from .protocol import single_threaded, split_seed, training_rows  # noqa: E402
 

@@ -6,13 +6,13 @@ from typing import Any
 import scipy.sparse as sp
 import torch
 
-from vaeops.baselines import EASE, ItemKNN, MatrixFactorization, Popularity
-from vaeops.comparison import compare_paired
+from vaeops.recommenders.baselines import EASE, ItemKNN, MatrixFactorization, Popularity
+from vaeops.statistics.paired_users import compare_paired
 from vaeops.errors import DataError
 from vaeops.integrations.benchmark_tracking import log_model_metrics, model_run
-from vaeops.metrics import Evaluation, evaluate, metric_names, scipy_scorer
+from vaeops.recommenders.metrics import Evaluation, evaluate, metric_names, scipy_scorer
 from vaeops.pipelines.training.nodes import train_from_parameters
-from vaeops.sparse import resolve_device
+from vaeops.data.sparse import resolve_device
 
 logger = logging.getLogger(__name__)
 

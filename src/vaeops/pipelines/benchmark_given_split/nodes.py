@@ -3,9 +3,9 @@ from typing import Any
 import scipy.sparse as sp
 
 from vaeops.errors import DataError
-from vaeops.ingest import load_gowalla_split
+from vaeops.data.ingest import load_gowalla_split
 from vaeops.pipelines.benchmark.nodes import benchmark_models, merged
-from vaeops.splits import given_split
+from vaeops.data.splits import given_split
 
 # Datasets whose source ships a train/test split, and the loader that keeps it.
 GIVEN_SPLIT_LOADERS = {"gowalla": load_gowalla_split}

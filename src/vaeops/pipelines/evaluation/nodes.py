@@ -2,10 +2,10 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from vaeops.baselines import Popularity
-from vaeops.metrics import Evaluation, evaluate, scipy_scorer
-from vaeops.models import build_model
-from vaeops.sparse import resolve_device
+from vaeops.recommenders.baselines import Popularity
+from vaeops.recommenders.metrics import Evaluation, evaluate, scipy_scorer
+from vaeops.recommenders.models import build_model
+from vaeops.data.sparse import resolve_device
 
 
 def evaluate_on_test(

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from vaeops.ingest import load_interactions
+from vaeops.data.ingest import load_interactions
 
 
 def ingest_interactions(dataset: dict) -> pd.DataFrame:

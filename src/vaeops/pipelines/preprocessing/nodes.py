@@ -1,6 +1,6 @@
 import pandas as pd
 
-from vaeops.splits import liang_split, split_summary
+from vaeops.data.splits import liang_split, split_summary
 
 
 def split_users(interactions: pd.DataFrame, preprocessing: dict) -> dict:

@@ -8,7 +8,7 @@ from vaeops.integrations.registry import (
     ModelRegistry,
     TrainedRecommender,
 )
-from vaeops.retraining import interactions_fingerprint
+from vaeops.recommenders.retraining import interactions_fingerprint
 
 
 def register_trained_model(

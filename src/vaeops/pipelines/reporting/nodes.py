@@ -12,8 +12,8 @@ import torch  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from vaeops.errors import DataError  # noqa: E402
-from vaeops.ingest import load_item_metadata  # noqa: E402
-from vaeops.latent import (  # noqa: E402
+from vaeops.data.ingest import load_item_metadata  # noqa: E402
+from vaeops.recommenders.latent import (  # noqa: E402
     Posterior,
     count_active_dimensions,
     decoder_item_vectors,
@@ -23,8 +23,8 @@ from vaeops.latent import (  # noqa: E402
     latent_traversal,
     principal_components_2d,
 )
-from vaeops.models import MultVAE, build_model  # noqa: E402
-from vaeops.sparse import resolve_device  # noqa: E402
+from vaeops.recommenders.models import MultVAE, build_model  # noqa: E402
+from vaeops.data.sparse import resolve_device  # noqa: E402
 
 logger = logging.getLogger(__name__)
 

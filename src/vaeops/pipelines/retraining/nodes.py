@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from vaeops.errors import DataError
-from vaeops.ingest import INTERACTION_COLUMNS, load_interactions, merge_duplicates
+from vaeops.data.ingest import INTERACTION_COLUMNS, load_interactions, merge_duplicates
 from vaeops.integrations.registry import (
     CHALLENGER,
     CHAMPION,
@@ -32,14 +32,14 @@ from vaeops.pipelines.ingestion.nodes import ingest_interactions
 from vaeops.pipelines.preprocessing.nodes import split_users
 from vaeops.pipelines.registration.nodes import data_tags
 from vaeops.pipelines.training.nodes import train_recommender
-from vaeops.retraining import (
+from vaeops.recommenders.retraining import (
     RetrainingInProgress,
     challenger_wins,
     exclusive_lock,
     interactions_fingerprint,
     metric_depth,
 )
-from vaeops.serving import Recommender, ranking_quality
+from vaeops.recommenders.serving import Recommender, ranking_quality
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import scipy.sparse as sp  # noqa: E402
 
 from vaeops.integrations.progress import EpochProgressBar  # noqa: E402
 from vaeops.integrations.tracking import MlflowEpochLogger  # noqa: E402
-from vaeops.models import ModelConfig  # noqa: E402
-from vaeops.trainer import TrainingConfig, TrainingResult, train_autoencoder  # noqa: E402
+from vaeops.recommenders.models import ModelConfig  # noqa: E402
+from vaeops.recommenders.training import TrainingConfig, TrainingResult, train_autoencoder  # noqa: E402
 
 
 def train_from_parameters(

@@ -10,10 +10,10 @@ import yaml
 from vaeops.integrations import studies
 from vaeops.integrations.progress import EpochProgressBar
 from vaeops.integrations.tracking import MlflowEpochLogger
-from vaeops.metrics import evaluate
-from vaeops.models import ModelConfig
-from vaeops.sparse import resolve_device
-from vaeops.trainer import TrainingConfig, TrainingDiverged, TrainingResult, train_autoencoder
+from vaeops.recommenders.metrics import evaluate
+from vaeops.recommenders.models import ModelConfig
+from vaeops.data.sparse import resolve_device
+from vaeops.recommenders.training import TrainingConfig, TrainingDiverged, TrainingResult, train_autoencoder
 
 logger = logging.getLogger(__name__)
 

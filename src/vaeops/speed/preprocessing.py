@@ -1,6 +1,6 @@
 """Time the Liang split on a synthetic interaction log the size of MovieLens-20M.
 
-``python -m vaeops.bench_preprocessing [--rows N] [--users N] [--items N] [--seed N]``
+``python -m vaeops.speed.preprocessing [--rows N] [--users N] [--items N] [--seed N]``
 prints one JSON line. The log is synthetic so that the benchmark runs anywhere
 without the (non-redistributable) MovieLens files, but shaped like ML-20M:
 Zipf-like item popularity, heavy-tailed user activity, half-star ratings with
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vaeops.splits import liang_split, split_summary
+from vaeops.data.splits import liang_split, split_summary
 
 HALF_STAR_RATINGS = np.arange(1, 11) / 2
 # Approximate share of each half-star rating in ML-20M, 0.5 to 5.0.

@@ -1,7 +1,7 @@
 """Throughput benchmark of Mult-VAE training and full-ranking evaluation.
 
-    python -m vaeops.bench --data gowalla --device cpu --epochs 2
-    python -m vaeops.bench --synthetic ml20m --device cuda --batch-size 4096 --precision bf16
+    python -m vaeops.speed.training --data gowalla --device cpu --epochs 2
+    python -m vaeops.speed.training --synthetic ml20m --device cuda --batch-size 4096 --precision bf16
 
 Prints one JSON line. Needs only torch, numpy and scipy, so it runs on a bare
 GPU machine. Throughput is in users per second; the FLOP estimate counts the
@@ -25,10 +25,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from vaeops.metrics import evaluate
-from vaeops.models import ModelConfig, build_model
-from vaeops.sparse import DeviceCSR, resolve_device
-from vaeops.trainer import PRECISIONS, TrainingConfig, make_optimizer, train_epoch
+from vaeops.recommenders.metrics import evaluate
+from vaeops.recommenders.models import ModelConfig, build_model
+from vaeops.data.sparse import DeviceCSR, resolve_device
+from vaeops.recommenders.training import PRECISIONS, TrainingConfig, make_optimizer, train_epoch
 
 # (users, items), interactions. "tiny" is for smoke tests of the harness itself.
 SYNTHETIC_SHAPES = {
@@ -243,7 +243,7 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m vaeops.bench", description=__doc__.split("\n")[0]
+        prog="python -m vaeops.speed.training", description=__doc__.split("\n")[0]
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", choices=["gowalla"], help="a real dataset (read from --data-dir)")

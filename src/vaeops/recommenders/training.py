@@ -22,9 +22,9 @@ from typing import Protocol
 import scipy.sparse as sp
 import torch
 
-from vaeops.metrics import evaluate
-from vaeops.models import ModelConfig, MultDAE, MultVAE, build_model
-from vaeops.sparse import DeviceCSR, resolve_device
+from vaeops.recommenders.metrics import evaluate
+from vaeops.recommenders.models import ModelConfig, MultDAE, MultVAE, build_model
+from vaeops.data.sparse import DeviceCSR, resolve_device
 
 
 @dataclass

@@ -6,7 +6,7 @@ training objective is the β-weighted negative ELBO, fitted with full-batch
 Adam: the data sets it is meant for (a few to a few hundred rows per class)
 fit in one batch, and a full batch makes every epoch the same computation.
 ``fit_cvaes`` trains the generators of many splits side by side (see
-``vaeops.batched``); each one still sees only its own training rows.
+``vaeops.augmentation.batched``); each one still sees only its own training rows.
 
 Likelihoods, tied to how the features were scaled:
 
@@ -43,7 +43,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vaeops.batched import BatchedLinear, check_training_sets, masked_mean, pad_rows
+from vaeops.augmentation.batched import BatchedLinear, check_training_sets, masked_mean, pad_rows
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 SAMPLING_MODES = ("prior", "posterior", "local")

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import scipy.sparse as sp
 import torch
 
-from vaeops.models import MultVAE
-from vaeops.sparse import DeviceCSR
+from vaeops.recommenders.models import MultVAE
+from vaeops.data.sparse import DeviceCSR
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from vaeops.comparison import paired_scores
+from vaeops.statistics.paired_users import paired_scores
 
 
 @dataclass(frozen=True)

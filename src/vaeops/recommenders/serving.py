@@ -23,9 +23,9 @@ import scipy.sparse as sp
 import torch
 
 from vaeops.errors import DataError
-from vaeops.metrics import ranking_metrics
-from vaeops.models import MultDAE, MultVAE, build_model
-from vaeops.sparse import DeviceCSR, resolve_device
+from vaeops.recommenders.metrics import ranking_metrics
+from vaeops.recommenders.models import MultDAE, MultVAE, build_model
+from vaeops.data.sparse import DeviceCSR, resolve_device
 
 
 @dataclass(frozen=True)

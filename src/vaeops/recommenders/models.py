@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vaeops.sparse import SparseBatch
+from vaeops.data.sparse import SparseBatch
 
 
 @dataclass

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from vaeops.sparse import DeviceCSR, SparseBatch
+from vaeops.data.sparse import DeviceCSR, SparseBatch
 
 Scorer = Callable[[SparseBatch], torch.Tensor | np.ndarray]
 # Each is reported as "<name>_at_<K>" for every cut-off K of an evaluation.

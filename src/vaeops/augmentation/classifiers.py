@@ -6,7 +6,7 @@ that reacts differently to synthetic rows. The focal loss (Lin et al. 2017)
 down-weights rows the model already classifies confidently, ``(1 - p_t)^gamma``,
 so that on imbalanced data the many easy majority rows do not swamp the few
 minority ones; ``gamma = 0`` is the cross-entropy. ``fit_mlps`` trains the
-classifiers of many splits side by side (see ``vaeops.batched``).
+classifiers of many splits side by side (see ``vaeops.augmentation.batched``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from vaeops.batched import BatchedLinear, check_training_sets, masked_mean, pad_rows
+from vaeops.augmentation.batched import BatchedLinear, check_training_sets, masked_mean, pad_rows
 
 LOSSES = ("cross_entropy", "focal")
 

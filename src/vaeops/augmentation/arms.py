@@ -20,8 +20,8 @@ from imblearn.over_sampling import SMOTE
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
 
-from vaeops.classifiers import MLPConfig, fit_mlps
-from vaeops.cvae import CVAEConfig, FittedCVAE, fit_cvaes
+from vaeops.augmentation.classifiers import MLPConfig, fit_mlps
+from vaeops.augmentation.cvae import CVAEConfig, FittedCVAE, fit_cvaes
 
 logger = logging.getLogger(__name__)
 
