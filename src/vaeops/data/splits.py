@@ -481,3 +481,8 @@ def _duplicates_error(name: str) -> DataError:
         f"the {name} interactions repeat (user, item) pairs; the split expects one row per "
         "pair. Deduplicate first, e.g. df.drop_duplicates(subset=['user', 'item'])."
     )
+
+
+def held_out_user_ids(user_map: pd.DataFrame, split: str = "test") -> np.ndarray:
+    """Original ids of a held-out split's users, in the row order of its matrices."""
+    return user_map[user_map["split"] == split].sort_values("row")["user"].to_numpy()

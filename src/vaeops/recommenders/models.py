@@ -186,3 +186,13 @@ def build_model(config: ModelConfig | dict) -> MultVAE | MultDAE:
             f"Unknown model kind {config.kind!r}; choose one of {sorted(MODEL_CLASSES)}."
         )
     return MODEL_CLASSES[config.kind](config)
+
+
+def load_model(
+    config: ModelConfig | dict, weights: dict[str, torch.Tensor], device: torch.device | str = "cpu"
+) -> MultVAE | MultDAE:
+    """A trained model ready to score: the architecture from ``config``, the saved
+    ``weights`` loaded, moved to ``device`` and switched to evaluation mode."""
+    model = build_model(config)
+    model.load_state_dict(weights)
+    return model.to(device).eval()
