@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from vaeops.data.splits import liang_split
+from vaeops.errors import DataError
 from vaeops.recommenders import baselines
 from vaeops.recommenders.baselines import (
     EASE,
@@ -10,9 +12,7 @@ from vaeops.recommenders.baselines import (
     Popularity,
     ease_memory_bytes,
 )
-from vaeops.errors import DataError
 from vaeops.recommenders.metrics import evaluate, scipy_scorer
-from vaeops.data.splits import liang_split
 
 
 def random_clicks(n_users: int, n_items: int, density: float, seed: int) -> sp.csr_matrix:

@@ -2,10 +2,13 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+import torch
 
-from vaeops.speed.training import model_flops_per_user
 from vaeops.recommenders.models import ModelConfig
+from vaeops.recommenders.training import TrainingConfig, train_autoencoder
+from vaeops.speed.training import gowalla, model_flops_per_user, synthetic
 
 EXPECTED_FIELDS = {
     "device",
@@ -51,6 +54,32 @@ def test_harness_prints_one_json_line_with_throughput_fields():
     assert 0 < result["eval_metrics"]["ndcg_at_100"] <= 1
 
 
+def test_bench_trains_with_the_trainers_own_loop(tmp_path):
+    weights = tmp_path / "bench.pt"
+    argv = ["--synthetic", "tiny", "--device", "cpu", "--epochs", "2", "--seed", "3"]
+    subprocess.run(
+        [sys.executable, "-m", "vaeops.speed.training", *argv, "--save-weights", str(weights)],
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    train, _, _ = synthetic("tiny", seed=3)
+    config = TrainingConfig(epochs=2, batch_size=500, seed=3, device="cpu", precision="fp32")
+    trained = train_autoencoder(ModelConfig(kind="multvae", n_items=500), train, None, None, config)
+    saved = torch.load(weights)["state_dict"]
+    for name, value in trained.model.state_dict().items():
+        torch.testing.assert_close(saved[name], value)
+
+
+def test_gowalla_reads_the_lightgcn_files_into_train_and_test_matrices(tmp_path):
+    (tmp_path / "train.txt").write_text("0 1 2\n1 0\n")
+    (tmp_path / "test.txt").write_text("0 3\n2 1\n")
+    train, fold_in, target = gowalla(tmp_path)
+    np.testing.assert_array_equal(train.toarray(), [[0, 1, 1, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+    assert fold_in is train
+    np.testing.assert_array_equal(target.toarray(), [[0, 0, 0, 1], [0, 0, 0, 0], [0, 1, 0, 0]])
+
+
 def test_flop_count_of_the_paper_architecture():
     forward, train = model_flops_per_user(ModelConfig(kind="multvae", n_items=1000), mean_nnz=10)
     dense = 600 * 400 + 200 * 600 + 600 * 1000
@@ -60,7 +89,15 @@ def test_flop_count_of_the_paper_architecture():
 
 def test_missing_gowalla_files_give_a_clear_message(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "vaeops.speed.training", "--data", "gowalla", "--data-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "vaeops.speed.training",
+            "--data",
+            "gowalla",
+            "--data-dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

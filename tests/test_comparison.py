@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from vaeops.errors import DataError
 from vaeops.statistics import paired_users as comparison
 from vaeops.statistics.paired_users import compare_paired
-from vaeops.errors import DataError
 
 
 def ndcg_like(rng: np.random.Generator, n_users: int) -> np.ndarray:

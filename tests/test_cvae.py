@@ -8,7 +8,6 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
-from tests.test_core_isolation import import_with_blocked
 from vaeops.augmentation.cvae import SAMPLING_MODES, CVAEConfig, fit_cvae, fit_cvaes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -131,11 +130,3 @@ def test_bad_input_is_refused(digits):
         generator.sample(np.array([2]), "posterior")
     with pytest.raises(ValueError, match="sampling mode"):
         generator.sample(np.array([0]), "nearest")
-
-
-def test_the_generators_and_the_test_need_only_torch_numpy_scipy():
-    modules = ["vaeops.augmentation.cvae", "vaeops.augmentation.classifiers", "vaeops.statistics.correlated_cv", "vaeops.augmentation.batched"]
-    result = import_with_blocked(
-        modules, ["kedro", "mlflow", "pandas", "sklearn", "tqdm", "optuna", "imblearn"]
-    )
-    assert result.returncode == 0, result.stderr

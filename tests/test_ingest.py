@@ -1,4 +1,5 @@
-"""Tests for vaeops.data.ingest: sources, checksums, parsing and the errors users see.
+"""Tests for vaeops.data.ingest and the sources and parsers behind it: checksums, caching,
+parsing and the errors users see.
 
 Everything runs offline on synthetic files except the PyPI mirror test, which downloads the
 RecBole wheel (about 2 MB) with pip. Real data comes from ../shared/data when that folder
@@ -12,14 +13,18 @@ import hashlib
 import io
 import logging
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pooch
 import pytest
 
-from vaeops.data import ingest
-from vaeops.errors import DataError
+from vaeops.data import sources
 from vaeops.data.ingest import DATASETS, load_gowalla_split, load_interactions, load_item_metadata
+from vaeops.data.lightgcn import read_user_items
+from vaeops.errors import DataError
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 U_DATA_SHA256 = "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"
@@ -29,31 +34,48 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def refuse_download(url: str, destination: Path) -> None:
-    raise OSError(f"no network in tests ({url})")
+def no_network(url: str) -> bytes:
+    raise OSError("no network in tests")
+
+
+def serve(monkeypatch: pytest.MonkeyPatch, respond: Callable[[str], bytes]) -> list[str]:
+    """Answer pooch's HTTP downloads with ``respond(url)``; returns the URLs asked for.
+
+    Only the transport is replaced: pooch still checks the hash and moves the file.
+    """
+    asked: list[str] = []
+
+    def download(self, url, output_file, pooch_instance, check_only=False):
+        asked.append(url)
+        Path(output_file).write_bytes(respond(url))
+
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", download)
+    return asked
+
+
+def pin(monkeypatch: pytest.MonkeyPatch, name: str, checksums: dict[str, str]) -> None:
+    """Pin dataset ``name`` to the checksums of synthetic files."""
+    spec = DATASETS[name]
+    pinned = dataclasses.replace(spec.sources, checksums=checksums)
+    monkeypatch.setitem(DATASETS, name, dataclasses.replace(spec, sources=pinned))
 
 
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every outside source fails at once; the list records what was asked for."""
-    asked: list[str] = []
-
-    def download(url: str, destination: Path) -> None:
-        asked.append(url)
-        raise OSError("no network in tests")
+    asked = serve(monkeypatch, no_network)
 
     def pip_download(requirement: str, folder: Path) -> Path:
         asked.append(requirement)
         raise OSError("no package index in tests")
 
-    monkeypatch.setattr(ingest, "_download", download)
-    monkeypatch.setattr(ingest, "_pip_download", pip_download)
+    monkeypatch.setattr(sources, "_pip_download", pip_download)
     return asked
 
 
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="vaeops.data.ingest")
+    caplog.set_level(logging.INFO, logger="vaeops.data")
     return caplog
 
 
@@ -65,7 +87,7 @@ def mirrored_raw_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd
     """A raw_dir filled from the PyPI mirror, GroupLens made unreachable so the mirror runs."""
     raw_dir = tmp_path_factory.mktemp("raw")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ingest, "_download", refuse_download)
+        serve(patch, no_network)
         frame = load_interactions("ml-100k", raw_dir)
     return raw_dir, frame
 
@@ -83,7 +105,7 @@ def test_pypi_mirror_rebuilds_u_data_byte_for_byte(mirrored_raw_dir):
     assert list(frame.columns) == ["user", "item", "rating", "timestamp"]
     assert frame.dtypes.astype(str).tolist() == ["int64", "int64", "float64", "int64"]
     assert (len(frame), frame["user"].nunique(), frame["item"].nunique()) == (100_000, 943, 1_682)
-    assert not list((raw_dir / "ml-100k").glob(".incoming-*"))
+    assert sorted(p.name for p in (raw_dir / "ml-100k").iterdir()) == ["ml-100k.item", "u.data"]
 
 
 def test_second_call_uses_the_cache_without_downloading(mirrored_raw_dir, offline):
@@ -147,17 +169,8 @@ TEST = b"0 3\n1 0\n"
 def fake_lightgcn(monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, bytes], list[str]]:
     """Gowalla pinned to tiny synthetic files and served by a fake downloader."""
     served = {"train.txt": TRAIN, "test.txt": TEST}
-    asked: list[str] = []
-
-    def download(url: str, destination: Path) -> None:
-        asked.append(url)
-        destination.write_bytes(served[url.rsplit("/", 1)[1]])
-
-    checksums = {name: sha256_of(data) for name, data in served.items()}
-    monkeypatch.setitem(
-        DATASETS, "gowalla", dataclasses.replace(DATASETS["gowalla"], checksums=checksums)
-    )
-    monkeypatch.setattr(ingest, "_download", download)
+    pin(monkeypatch, "gowalla", {name: sha256_of(data) for name, data in served.items()})
+    asked = serve(monkeypatch, lambda url: served[url.rsplit("/", 1)[1]])
     return served, asked
 
 
@@ -166,7 +179,7 @@ def test_download_is_verified_cached_and_reused(fake_lightgcn, tmp_path, monkeyp
     first = load_interactions("gowalla", tmp_path)
     assert len(asked) == 2
     assert (tmp_path / "gowalla" / "train.txt").read_bytes() == TRAIN
-    monkeypatch.setattr(ingest, "_download", refuse_download)
+    serve(monkeypatch, no_network)
     pd.testing.assert_frame_equal(load_interactions("gowalla", tmp_path), first)
     assert first.to_dict("list") == {"user": [0, 0, 0, 1, 1, 0, 1], "item": [0, 1, 2, 2, 3, 3, 0]}
 
@@ -183,7 +196,7 @@ def test_corrupt_cached_file_is_removed_reported_and_replaced(fake_lightgcn, tmp
     warning = next(r.getMessage() for r in logs.records if r.levelno == logging.WARNING)
     assert str(cached) in warning
     assert sha256_of(TRAIN[:5]) in warning and sha256_of(TRAIN) in warning
-    assert len(asked) == 2
+    assert [url.rsplit("/", 1)[1] for url in asked] == ["train.txt"], "test.txt was verified"
 
 
 def test_corrupt_cached_file_is_never_used(fake_lightgcn, tmp_path, monkeypatch):
@@ -191,7 +204,7 @@ def test_corrupt_cached_file_is_never_used(fake_lightgcn, tmp_path, monkeypatch)
     cached.parent.mkdir()
     cached.write_bytes(b"0 0\n")
     (cached.parent / "test.txt").write_bytes(TEST)
-    monkeypatch.setattr(ingest, "_download", refuse_download)
+    serve(monkeypatch, no_network)
     with pytest.raises(DataError, match="removed") as error:
         load_interactions("gowalla", tmp_path)
     assert not cached.exists()
@@ -201,9 +214,10 @@ def test_corrupt_cached_file_is_never_used(fake_lightgcn, tmp_path, monkeypatch)
 def test_download_failing_its_checksum_never_enters_the_cache(fake_lightgcn, tmp_path):
     served, _ = fake_lightgcn
     served["test.txt"] = b"0 1\n"
-    with pytest.raises(DataError, match=f"expected {sha256_of(TEST)}"):
+    with pytest.raises(DataError, match=f"expected sha256:{sha256_of(TEST)}"):
         load_interactions("gowalla", tmp_path)
-    assert list((tmp_path / "gowalla").iterdir()) == []
+    assert [p.name for p in (tmp_path / "gowalla").iterdir()] == ["train.txt"]
+    assert (tmp_path / "gowalla" / "train.txt").read_bytes() == TRAIN
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -220,12 +234,12 @@ def test_members_extracted_from_a_downloaded_zip_are_verified(tmp_path, monkeypa
     archive = zip_bytes(
         {"ml-latest-small/ratings.csv": ratings, "ml-latest-small/movies.csv": movies}
     )
-    monkeypatch.setattr(
-        ingest, "_download", lambda url, destination: destination.write_bytes(archive)
+    serve(monkeypatch, lambda url: archive)
+    pin(
+        monkeypatch,
+        "ml-latest-small",
+        {"ratings.csv": sha256_of(ratings), "movies.csv": sha256_of(movies)},
     )
-    checksums = {"ratings.csv": sha256_of(ratings), "movies.csv": sha256_of(movies)}
-    spec = dataclasses.replace(DATASETS["ml-latest-small"], checksums=checksums)
-    monkeypatch.setitem(DATASETS, "ml-latest-small", spec)
     frame = load_interactions("ml-latest-small", tmp_path)
     assert frame["rating"].tolist() == [4.5, 0.5]
     assert sorted(p.name for p in (tmp_path / "ml-latest-small").iterdir()) == [
@@ -236,12 +250,26 @@ def test_members_extracted_from_a_downloaded_zip_are_verified(tmp_path, monkeypa
     assert items.to_dict("records") == [{"item": 10, "title": "Heat, The (1995)", "genres": ""}]
 
 
+def test_extracted_member_failing_its_checksum_never_enters_the_cache(tmp_path, monkeypatch):
+    ratings = b"userId,movieId,rating,timestamp\n1,10,4.5,100\n"
+    movies = b"movieId,title,genres\n10,Heat (1995),Action\n"
+    archive = zip_bytes(
+        {"ml-latest-small/ratings.csv": ratings, "ml-latest-small/movies.csv": movies}
+    )
+    serve(monkeypatch, lambda url: archive)
+    pinned = {"ratings.csv": sha256_of(b"other ratings"), "movies.csv": sha256_of(movies)}
+    pin(monkeypatch, "ml-latest-small", pinned)
+    with pytest.raises(DataError) as error:
+        load_interactions("ml-latest-small", tmp_path)
+    assert f"sha256 {sha256_of(ratings)}, expected {pinned['ratings.csv']}" in str(error.value)
+    assert list((tmp_path / "ml-latest-small").iterdir()) == []
+
+
 def test_cached_zip_is_read_in_place(tmp_path, monkeypatch, offline):
     ratings = b"1::10::5::978300760\n1::11::3::978300761\n"
     movies = "10::Amélie (2001)::Comedy|Romance\n".encode("latin-1")
     archive = zip_bytes({"ml-1m/ratings.dat": ratings, "ml-1m/movies.dat": movies})
-    spec = dataclasses.replace(DATASETS["ml-1m"], checksums={"ml-1m.zip": sha256_of(archive)})
-    monkeypatch.setitem(DATASETS, "ml-1m", spec)
+    pin(monkeypatch, "ml-1m", {"ml-1m.zip": sha256_of(archive)})
     (tmp_path / "ml-1m").mkdir()
     (tmp_path / "ml-1m" / "ml-1m.zip").write_bytes(archive)
     frame = load_interactions("ml-1m", tmp_path)
@@ -355,13 +383,6 @@ def test_missing_path_and_incomplete_folder(tmp_path):
         load_gowalla_split(tmp_path, path=tmp_path / "train.txt")
 
 
-def test_custom_file_with_an_unsupported_suffix(tmp_path):
-    file = tmp_path / "events.json"
-    file.write_text("{}")
-    with pytest.raises(DataError, match=r"\['.csv', '.parquet'\]"):
-        load_interactions("custom", tmp_path, path=file)
-
-
 # --------------------------------------------------------------------------- parsing
 
 
@@ -405,6 +426,14 @@ def test_gowalla_split_with_a_user_without_items(tmp_path):
     assert test.to_dict("list") == {"user": [0], "item": [4]}
     union = load_interactions("gowalla", tmp_path / "raw", path=tmp_path)
     assert len(union) == 4 and list(union.columns) == ["user", "item"]
+
+
+def test_lightgcn_reader_gives_the_pairs_in_file_order():
+    users, items = read_user_items(io.BytesIO(b"3 7 1\n\n4\n0 2 \n"), "split.txt")
+    assert (users.tolist(), items.tolist()) == ([3, 3, 0], [7, 1, 2])
+    assert users.dtype == items.dtype == np.int64
+    with pytest.raises(DataError, match="split.txt has no interactions"):
+        read_user_items(io.BytesIO(b"4\n5\n"), "split.txt")
 
 
 def test_gowalla_line_with_a_non_integer_id(tmp_path):

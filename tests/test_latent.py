@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.latent import (
     Posterior,
     count_active_dimensions,
@@ -15,10 +16,10 @@ from vaeops.recommenders.latent import (
     item_neighbours,
     kl_per_dimension,
     latent_traversal,
+    posteriors_by_split,
     principal_components_2d,
 )
 from vaeops.recommenders.models import ModelConfig, build_model
-from vaeops.data.sparse import DeviceCSR
 
 LATENT_DIM = 6
 
@@ -92,6 +93,17 @@ def test_encode_users_matches_the_model_on_each_user_and_rejects_a_foreign_item_
     assert torch.allclose(posterior.logvar, logvar, atol=1e-6)
     with pytest.raises(ValueError, match="30"):
         encode_users(model, random_clicks(5, 31, 4), batch_size=7)
+
+
+def test_posteriors_by_split_encode_each_split_and_are_empty_for_a_mult_dae():
+    model = tiny_vae()
+    train, test = random_clicks(12, 30, 4, seed=1), random_clicks(5, 30, 4, seed=2)
+    posteriors = posteriors_by_split(model, {"train": train, "test": test}, batch_size=4)
+    assert list(posteriors) == ["train", "test"]
+    assert torch.equal(posteriors["test"].mu, encode_users(model, test, batch_size=4).mu)
+    assert posteriors["train"].logvar.shape == (12, LATENT_DIM)
+    dae = build_model(ModelConfig(kind="multdae", n_items=30, hidden_dims=[], latent_dim=8))
+    assert posteriors_by_split(dae, {"train": train}, batch_size=4) == {}
 
 
 def test_pca_orders_axes_by_variance_and_recovers_the_widest_direction():

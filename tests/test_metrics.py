@@ -6,9 +6,9 @@ import scipy.sparse as sp
 import torch
 
 from tests.devices import DEVICES
+from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.baselines import Popularity
 from vaeops.recommenders.metrics import evaluate, masked_top_k, metric_names, scipy_scorer
-from vaeops.data.sparse import DeviceCSR
 
 
 def fixed_scorer(scores: np.ndarray):

@@ -15,9 +15,9 @@ import mlflow
 import pytest
 
 from tests.mlflow_store import tracking_into
+from vaeops.data.splits import liang_split
 from vaeops.integrations.registry import CHAMPION, ModelRegistry, TrainedRecommender
 from vaeops.recommenders.models import ModelConfig
-from vaeops.data.splits import liang_split
 from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 
 MODEL = "vaeops-multvae"

@@ -7,11 +7,16 @@ import torch
 import torch.nn.functional as F
 
 from tests.devices import DEVICES
+from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.baselines import Popularity
 from vaeops.recommenders.metrics import evaluate, scipy_scorer
 from vaeops.recommenders.models import ModelConfig, MultDAE, MultVAE, build_model
-from vaeops.data.sparse import DeviceCSR
-from vaeops.recommenders.training import TrainingConfig, TrainingDiverged, kl_weight, train_autoencoder
+from vaeops.recommenders.training import (
+    TrainingConfig,
+    TrainingDiverged,
+    kl_weight,
+    train_autoencoder,
+)
 
 
 def binary_csr(rows, cols, density, seed):
@@ -91,12 +96,25 @@ def test_inference_uses_the_mean_and_training_samples():
     assert not torch.allclose(first, model(batch)[0])
 
 
-def test_kl_weight_follows_the_paper_schedule():
-    assert kl_weight(0, 0.2, 200_000) == 0.0
-    assert kl_weight(20_000, 0.2, 200_000) == pytest.approx(0.1)
-    assert kl_weight(40_000, 0.2, 200_000) == pytest.approx(0.2)
-    assert kl_weight(10**7, 0.2, 200_000) == 0.2
+def test_the_absolute_form_reproduces_the_paper_schedule():
+    # beta = min(0.2, updates / 200,000): the cap is reached at update 40,000.
+    updates_to_cap = TrainingConfig(total_anneal_steps=200_000).updates_to_cap(234)
+    assert updates_to_cap == 40_000
+    assert kl_weight(0, 0.2, updates_to_cap) == 0.0
+    assert kl_weight(20_000, 0.2, updates_to_cap) == pytest.approx(0.1)
+    assert kl_weight(40_000, 0.2, updates_to_cap) == pytest.approx(0.2)
+    assert kl_weight(10**7, 0.2, updates_to_cap) == 0.2
     assert kl_weight(5, 0.3, 0) == 0.3
+
+
+def test_the_relative_schedule_reaches_the_cap_on_any_dataset():
+    # The default share reproduces the paper's trajectory on ML-20M (234 updates an
+    # epoch, cap near update 40,000 of 46,800) and reaches the cap on ML-100K (2 an epoch).
+    config = TrainingConfig(epochs=200)
+    assert config.updates_to_cap(234) == pytest.approx(40_000, rel=0.01)
+    assert config.updates_to_cap(2) == 340
+    assert kl_weight(340, config.anneal_cap, config.updates_to_cap(2)) == config.anneal_cap
+    assert kl_weight(170, config.anneal_cap, config.updates_to_cap(2)) == pytest.approx(0.1)
 
 
 def small_problem(seed=0):

@@ -1,22 +1,36 @@
-"""Rules of scheduled retraining: data fingerprint, run lock, promotion rule."""
+"""Rules of scheduled retraining: data fingerprint, run lock, outcomes, fair comparison."""
 
 import math
+import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
+from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from vaeops.errors import DataError
+from vaeops.recommenders.models import ModelConfig, build_model
 from vaeops.recommenders.retraining import (
+    RetrainingFacts,
     RetrainingInProgress,
     challenger_wins,
+    comparison_scores,
+    decision_metrics,
+    decision_record,
     exclusive_lock,
+    held_out_histories,
     interactions_fingerprint,
     metric_depth,
+    retraining_outcome,
 )
+from vaeops.recommenders.serving import Recommender
 
 INTERACTIONS = pd.DataFrame(
     {"user": [1, 1, 2, 3], "item": [10, 11, 10, 12], "rating": [5.0, 4.0, 3.0, 5.0]}
@@ -97,3 +111,140 @@ def test_only_ranking_metrics_with_a_depth_can_decide():
     for bad in ("ndcg", "ndcg_at_0", "precision_at_10", "NDCG@100"):
         with pytest.raises(DataError, match="ndcg_at_K or recall_at_K"):
             metric_depth(bad)
+
+
+def test_the_lock_file_names_its_holder_only_while_held(tmp_path):
+    lock_file = tmp_path / "retraining.lock"
+    with exclusive_lock(lock_file):
+        assert lock_file.read_text().startswith(f"pid {os.getpid()} since ")
+    assert lock_file.read_text() == ""
+
+
+RULES = RetrainingFacts(metric="ndcg_at_100", margin=0.01)
+# A champion exists, the data are new and bigger, a challenger was trained and scored.
+COMPARED = replace(
+    RULES,
+    champion_version="1",
+    champion_n_users=300,
+    n_users=360,
+    challenger_version="2",
+    n_comparison_users=20,
+    champion_metric=0.40,
+    challenger_metric=0.42,
+)
+
+
+@pytest.mark.parametrize(
+    ("facts", "outcome", "reason"),
+    [
+        (
+            replace(COMPARED, lock_refusal="another retraining run is in progress (pid 7)"),
+            "locked",
+            r"pid 7",
+        ),
+        (
+            replace(COMPARED, versions_on_same_data=("3", "1")),
+            "no_new_data",
+            r"version\(s\) 1, 3 were trained on these exact interactions",
+        ),
+        (replace(COMPARED, n_users=250), "refused_fewer_users", r"250 users .* trained on 300"),
+        (
+            replace(COMPARED, champion_version=None, champion_n_users=None),
+            "first_champion",
+            r"version 2 becomes champion",
+        ),
+        (
+            replace(COMPARED, champion_version=None, challenger_metric=math.nan),
+            "first_model_invalid",
+            r"ndcg_at_100 is not finite",
+        ),
+        (COMPARED, "promoted", r"0\.4200 vs champion 0\.4000 \+ margin 0\.01 on 20 held-out"),
+        (replace(COMPARED, challenger_metric=0.405), "kept_champion", r"champion version 1 kept"),
+        (
+            replace(COMPARED, n_comparison_users=0, champion_metric=None, challenger_metric=None),
+            "kept_champion",
+            r"cannot be compared fairly",
+        ),
+    ],
+)
+def test_each_outcome_follows_from_the_facts(facts, outcome, reason):
+    decided = retraining_outcome(facts)
+    assert decided.name == outcome
+    assert re.search(reason, decided.reason)
+    assert decided.promoted == (outcome in ("first_champion", "promoted"))
+
+
+def test_flags_lift_the_data_rules_and_unmeasured_facts_decide_nothing():
+    assert retraining_outcome(replace(COMPARED, versions_on_same_data=("1",), force=True)).name == (
+        "promoted"
+    )
+    shrunk = replace(COMPARED, n_users=250, allow_fewer_users=True)
+    assert retraining_outcome(shrunk).name == "promoted"
+    assert retraining_outcome(replace(RULES, versions_on_same_data=())) is None  # split next
+    not_trained = replace(COMPARED, challenger_version=None)
+    assert retraining_outcome(not_trained) is None  # train a challenger next
+
+
+def test_an_unsupported_metric_is_refused_before_anything_runs():
+    with pytest.raises(DataError, match="ndcg_at_K or recall_at_K"):
+        RetrainingFacts(metric="precision_at_10", margin=0.0)
+
+
+def test_the_decision_metrics_hold_what_was_measured():
+    compared = replace(COMPARED, test_metrics={"test/ndcg_at_100": 0.41})
+    assert decision_metrics(compared, retraining_outcome(compared)) == {
+        "retraining/promoted": 1.0,
+        "retraining/champion_ndcg_at_100": 0.40,
+        "retraining/challenger_ndcg_at_100": 0.42,
+        "retraining/n_comparison_users": 20,
+        "test/ndcg_at_100": 0.41,
+    }
+    locked = replace(RULES, lock_refusal="busy")
+    assert decision_metrics(locked, retraining_outcome(locked)) == {"retraining/promoted": 0.0}
+
+
+def test_the_log_line_holds_the_run_the_facts_and_the_outcome():
+    record = decision_record(COMPARED, retraining_outcome(COMPARED), run_id="abc")
+    assert record["run_id"] == "abc"
+    assert record["champion_metric"] == 0.40 and record["n_users"] == 360
+    assert (record["outcome"], record["promoted"]) == ("promoted", True)
+    assert record["reason"] == retraining_outcome(COMPARED).reason
+
+
+def test_held_out_histories_speak_original_ids_and_skip_users_without_targets():
+    fold_in = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 1], [1, 0, 0]], dtype=np.float32))
+    target = sp.csr_matrix(np.array([[0, 1, 0], [0, 0, 0], [0, 1, 1]], dtype=np.float32))
+    users = pd.DataFrame({"user": ["cleo", "anna", "bob"], "split": "test", "row": [2, 0, 1]})
+    split = SimpleNamespace(user_map=users, test_fold_in=fold_in, test_target=target)
+    frame = held_out_histories(split, np.array([10, 20, 30]))
+    assert frame["user"].tolist() == ["anna", "cleo"]
+    assert [ids.tolist() for ids in frame["fold_in"]] == [[10], [10]]
+    assert [ids.tolist() for ids in frame["target"]] == [[20], [20, 30]]
+
+
+def test_only_users_the_champion_never_trained_on_are_compared():
+    held_out = pd.DataFrame(
+        {
+            "user": ["anna", "bob"],
+            "fold_in": [[100], [101]],
+            "target": [[102], [103]],
+        }
+    )
+    champion = popularity_recommender([0, 1, 0])  # ranks 103 first
+    challenger = popularity_recommender([1, 0, 0])  # ranks 102 first
+    fresh = comparison_scores(held_out, "ndcg_at_1", challenger, champion, ["bob"])
+    assert fresh == {"n_comparison_users": 1, "champion_metric": 0.0, "challenger_metric": 1.0}
+    none_fresh = comparison_scores(held_out, "ndcg_at_1", challenger, champion, ["anna", "bob"])
+    assert none_fresh == {
+        "n_comparison_users": 0,
+        "champion_metric": None,
+        "challenger_metric": None,
+    }
+    first = comparison_scores(held_out, "ndcg_at_1", challenger)
+    assert first == {"n_comparison_users": 2, "champion_metric": None, "challenger_metric": 0.5}
+
+
+def popularity_recommender(popularity: list[float]) -> Recommender:
+    """Items 102-104, none of them in a fold-in above, so every answer is by ``popularity``."""
+    model = build_model(ModelConfig(kind="multdae", n_items=3, hidden_dims=[], latent_dim=2))
+    return Recommender(model, [102, 103, 104], np.array(popularity, dtype=float))

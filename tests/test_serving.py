@@ -84,6 +84,20 @@ def test_a_new_users_history_is_folded_in_to_recommend_from_its_community(traine
     assert answer_a.scores == sorted(answer_a.scores, reverse=True)
 
 
+def test_saved_weights_serve_what_the_trained_model_serves(trained_recommender):
+    model = trained_recommender.model
+    popularity = np.arange(20, dtype=float)
+    restored = Recommender.from_weights(
+        model.state_dict(), model.config.to_dict(), ITEM_IDS, popularity, default_k=5, max_k=20
+    )
+    requests = [Request([100, 103, 107]), Request([201, 204], k=8)]
+    for served, original in zip(
+        restored.recommend(requests), trained_recommender.recommend(requests), strict=True
+    ):
+        assert served.items == original.items
+        assert served.scores == pytest.approx(original.scores)
+
+
 def test_scores_are_the_decoders_probabilities_over_all_items(trained_recommender):
     (answer,) = trained_recommender.recommend([Request([100, 101], k=20, exclude_seen=False)])
     assert sorted(answer.items) == sorted(ITEM_IDS)

@@ -4,7 +4,7 @@ import scipy.sparse as sp
 import torch
 
 from tests.devices import DEVICES
-from vaeops.data.sparse import DeviceCSR, resolve_device
+from vaeops.data.sparse import DeviceCSR, binary_csr, resolve_device
 
 
 def random_csr(rows=53, cols=41, density=0.15, seed=0):
@@ -45,6 +45,17 @@ def test_permuted_batches_equal_scipy_rows_in_that_order(device):
         np.testing.assert_array_equal(batch.row_sums().cpu().numpy(), expected.sum(axis=1))
         seen.append(batch.n_rows)
     assert sum(seen) == matrix.shape[0]
+
+
+def test_binary_csr_stores_each_pair_once_as_a_one():
+    matrix = binary_csr(np.array([1, 0, 1, 1]), np.array([2, 3, 0, 2]), (3, 4))
+    np.testing.assert_array_equal(matrix.toarray(), [[0, 0, 0, 1], [1, 0, 1, 0], [0, 0, 0, 0]])
+    assert matrix.nnz == 3 and matrix.dtype == np.float32 and matrix.has_sorted_indices
+
+
+def test_binary_csr_of_no_pairs_has_the_shape_and_no_values():
+    matrix = binary_csr(np.empty(0, np.int64), np.empty(0, np.int64), (2, 5))
+    assert matrix.shape == (2, 5) and matrix.nnz == 0
 
 
 def test_auto_device_is_cuda_when_available():

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from vaeops.errors import DataError
 from vaeops.data.splits import LiangSplit, given_split, liang_split, split_summary
+from vaeops.errors import DataError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HALF_STARS = np.arange(1, 11) / 2

@@ -284,3 +284,46 @@ def test_search_space_entries_map_to_suggestions_and_bad_entries_say_how_to_fix_
         studies.build_pruner({"name": "Median"})
     with pytest.raises(ValueError, match="the study block takes"):
         studies.StudySettings.from_params({"name": "s", "storage": None, "sampler_seed": 1})
+
+
+def test_the_configuration_in_use_is_enqueued_once_and_only_inside_the_space(caplog):
+    space = studies.flatten_search_space({"anneal_cap": {"type": "float", "low": 0.0, "high": 1.0}})
+    study = optuna.create_study()
+    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    [waiting] = study.trials
+    assert waiting.state == TrialState.WAITING
+    assert waiting.user_attrs == {"enqueued": "defaults"}
+    assert study.ask().suggest_float("anneal_cap", 0.0, 1.0) == 0.2
+
+    outside = optuna.create_study()
+    with caplog.at_level("INFO", logger=studies.__name__):
+        studies.enqueue_if_in_space(outside, {"anneal_cap": 1.5}, space, source="defaults")
+    assert outside.trials == []
+    assert "defaults {'anneal_cap': 1.5} lie outside the search space" in caplog.text
+
+
+def test_contour_params_must_be_searched():
+    space = {"anneal_cap": {}, "model.latent_dim": {}}
+    studies.check_contour_params(["anneal_cap", "model.latent_dim"], space)
+    with pytest.raises(ValueError, match="must name two entries of .*'anneal_cap'"):
+        studies.check_contour_params(["anneal_cap", "model.dropout"], space)
+
+
+def test_run_summary_counts_only_the_trials_this_run_added():
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(optuna.trial.create_trial(value=0.9, params={}, distributions={}))
+
+    def objective(trial):
+        if trial.number == 2:
+            raise optuna.TrialPruned()
+        return 0.1 * trial.number
+
+    study.optimize(objective, n_trials=3)
+    summary = studies.summarize_run(study, study.trials[1:], seconds=2.5)
+    assert summary["n_trials"] == 4 and summary["best_trial"] == 0
+    assert summary["this_run"] == {
+        "trials": [1, 2, 3],
+        "n_trials_by_state": {"complete": 2, "pruned": 1, "fail": 0},
+        "seconds": 2.5,
+    }

@@ -5,6 +5,10 @@ import warnings
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from vaeops.integrations.hooks import DataErrorHooks, ParameterCheckHooks
+
+HOOKS = (ParameterCheckHooks(), DataErrorHooks())
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

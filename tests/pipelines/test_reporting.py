@@ -1,25 +1,21 @@
 """The reporting pipeline's nodes on a planted dataset (tests/pipelines/test_notebook.py runs
-it end to end on ML-100K)."""
+it end to end on ML-100K); the views themselves are tested in tests/test_latent_views.py and
+tests/test_latent_tables.py."""
 
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 
 from tests.test_latent import two_cluster_clicks
-from vaeops.recommenders.latent import count_active_dimensions, kl_per_dimension
-from vaeops.recommenders.models import ModelConfig
 from vaeops.pipelines.reporting.nodes import (
-    NO_GENRE,
-    OTHER_GENRES,
-    characteristic_genres,
     check_posterior_health,
-    describe_items,
     encode_posteriors,
     neighbours_of_popular_items,
     plot_user_maps,
     traverse_between_users,
 )
+from vaeops.recommenders.latent import count_active_dimensions, kl_per_dimension
+from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 
 REPORTING = {
@@ -67,42 +63,6 @@ def planted():
         "items": items,
         "user_map": user_map,
     }
-
-
-def test_describe_items_names_movielens_items_and_falls_back_to_ids(ml100k_dir, tmp_path):
-    item_map = pd.DataFrame({"item": [181, 50, 999_999], "column": [1, 0, 2]})
-    dataset = {"name": "ml-100k", "raw_dir": str(tmp_path), "path": str(ml100k_dir)}
-    described = describe_items(item_map, dataset)
-    assert described["column"].tolist() == [0, 1, 2]
-    assert described["title"].tolist() == [
-        "Star Wars (1977)",
-        "Return of the Jedi (1983)",
-        "999999",
-    ]
-    assert "Sci-Fi" in described["genres"].iat[0].split("|")
-    assert described["genres"].iat[2] == ""
-
-    custom = describe_items(item_map, {"name": "custom", "raw_dir": str(tmp_path), "path": None})
-    assert custom["title"].tolist() == ["50", "181", "999999"]
-    assert (custom["genres"] == "").all()
-
-
-def test_characteristic_genre_is_the_one_most_above_its_overall_share():
-    items = pd.DataFrame({"genres": ["Drama", "Drama", "Sci-Fi", "Drama"]})
-    history = sp.csr_matrix(
-        np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0], [0, 1, 0, 1]], dtype=np.float32)
-    )
-    # Overall: Drama 5 of 6 clicks, Sci-Fi 1 of 6. User 1 watches each once, so Sci-Fi
-    # (1/2 against 1/6) stands out although Drama ties with it in plain counts.
-    genres = characteristic_genres(history, items, max_genres=8)
-    assert genres.tolist() == ["Drama", "Sci-Fi", NO_GENRE, "Drama"]
-    assert characteristic_genres(history, items, max_genres=1).tolist() == [
-        "Drama",
-        OTHER_GENRES,
-        NO_GENRE,
-        "Drama",
-    ]
-    assert characteristic_genres(history, items.assign(genres=""), max_genres=8) is None
 
 
 def test_item_neighbour_table_lists_popular_items_with_titles(planted):

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from tests.mlflow_store import fresh_sqlite_store
+from vaeops.data.splits import liang_split
 from vaeops.errors import DataError
 from vaeops.pipelines.retraining.nodes import ingest_current_interactions
-from vaeops.data.splits import liang_split
 
 TINY_TRAINING = {
     "epochs": 2,

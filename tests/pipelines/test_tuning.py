@@ -98,7 +98,7 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
     assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 3
     assert study.trials[0].params == {
         "anneal_cap": 0.2,
-        "total_anneal_steps": 200000,
+        "anneal_share": 0.85,
         "learning_rate": 0.001,
         "model.latent_dim": 8,
         "model.hidden_dims": 32,

@@ -1,8 +1,8 @@
 """The augmentation arms, the classifiers they feed and the metrics they are scored by.
 
-Every augmenter is called with the scaled rows of the training sets of some
-splits (one array per split, nothing else) and returns only synthetic rows for
-each; the caller stacks them under the real ones. All arms use one rule for how
+Every augmenter is called with the scaled rows of a training set, nothing else
+(the CVAE with those of several splits at once, one array per split), and returns
+only synthetic rows; ``augment`` stacks them under the real ones. All arms use one rule for how
 many rows to add, so they differ only in how the rows are made: after
 augmentation every class holds ``round((1 + ratio) * size of the largest real
 class)`` rows. On balanced data that adds ``ratio`` times each class; on
@@ -12,7 +12,7 @@ imbalanced data it first fills the smaller classes up, as SMOTE is usually used.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,12 @@ logger = logging.getLogger(__name__)
 BASELINE_ARM = "none"
 CLASSIFIERS = ("mlp", "logistic_regression")
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "minority_recall")
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced acc.",
+    "macro_f1": "macro-F1",
+    "minority_recall": "minority recall",
+}
 LIKELIHOOD_BY_SCALING = {"unit_interval": "bernoulli", "standardize": "gaussian"}
 # Rounds of sampling before the confidence filter gives up on a class that the
 # real-data classifier keeps rejecting; the shortfall is logged and counted.
@@ -61,6 +67,16 @@ def check_arm_settings(arm: str, settings: Mapping[str, Any]) -> None:
         )
 
 
+def check_search_space(arm: str, names: Iterable[str]) -> None:
+    """Only the arm's own settings can be searched."""
+    unknown = set(names) - ARM_SETTINGS[arm]
+    if unknown:
+        raise ValueError(
+            f"augmentation.arms.{arm}.search_space names {sorted(unknown)}, which are not settings "
+            f"of the arm; choose from {sorted(ARM_SETTINGS[arm])}."
+        )
+
+
 def synthetic_counts(labels: np.ndarray, n_classes: int, ratio: float) -> np.ndarray:
     """Synthetic rows to add per class (see the module docstring)."""
     if ratio < 0:
@@ -71,59 +87,43 @@ def synthetic_counts(labels: np.ndarray, n_classes: int, ratio: float) -> np.nda
 
 
 def noise_rows(
-    xs: list[np.ndarray],
-    labels: list[np.ndarray],
-    n_classes: int,
-    settings: Mapping[str, Any],
-    seeds: list[int],
-) -> list[tuple[np.ndarray, np.ndarray]]:
+    x: np.ndarray, y: np.ndarray, n_classes: int, settings: Mapping[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Real rows of the class, drawn with replacement, plus Gaussian noise of
     ``scale`` times each feature's standard deviation in the training set."""
-    synthetic = []
-    for x, y, seed in zip(xs, labels, seeds, strict=True):
-        rng = np.random.default_rng(seed)
-        counts = synthetic_counts(y, n_classes, settings["ratio"])
-        sources = np.concatenate(
-            [
-                rng.choice(np.flatnonzero(y == c), size=n, replace=True)
-                for c, n in enumerate(counts)
-                if n
-            ]
-            or [np.empty(0, dtype=np.int64)]
-        )
-        jitter = rng.standard_normal((len(sources), x.shape[1])) * (
-            settings["scale"] * x.std(axis=0)
-        )
-        synthetic.append((x[sources] + jitter, y[sources]))
-    return synthetic
+    rng = np.random.default_rng(seed)
+    counts = synthetic_counts(y, n_classes, settings["ratio"])
+    sources = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(y == c), size=n, replace=True)
+            for c, n in enumerate(counts)
+            if n
+        ]
+        or [np.empty(0, dtype=np.int64)]
+    )
+    jitter = rng.standard_normal((len(sources), x.shape[1])) * (settings["scale"] * x.std(axis=0))
+    return x[sources] + jitter, y[sources]
 
 
 def smote_rows(
-    xs: list[np.ndarray],
-    labels: list[np.ndarray],
-    n_classes: int,
-    settings: Mapping[str, Any],
-    seeds: list[int],
-) -> list[tuple[np.ndarray, np.ndarray]]:
+    x: np.ndarray, y: np.ndarray, n_classes: int, settings: Mapping[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """SMOTE with a target count per class, so that it also adds rows to balanced data.
     ``k_neighbors`` is capped at the smallest class's size minus one."""
-    synthetic = []
-    for x, y, seed in zip(xs, labels, seeds, strict=True):
-        counts = np.bincount(y, minlength=n_classes)
-        present = np.flatnonzero(counts)
-        if counts[present].min() < 2:
-            raise ValueError("SMOTE needs at least 2 rows of every class in the training set.")
-        targets = counts + synthetic_counts(y, n_classes, settings["ratio"])
-        neighbours = min(int(settings["k_neighbors"]), int(counts[present].min()) - 1)
-        sampler = SMOTE(
-            sampling_strategy={int(c): int(targets[c]) for c in present},
-            k_neighbors=neighbours,
-            random_state=seed,
-        )
-        resampled_x, resampled_y = sampler.fit_resample(x, y)
-        # imbalanced-learn returns the real rows first, unchanged, then the synthetic ones.
-        synthetic.append((resampled_x[len(x) :], resampled_y[len(x) :]))
-    return synthetic
+    counts = np.bincount(y, minlength=n_classes)
+    present = np.flatnonzero(counts)
+    if counts[present].min() < 2:
+        raise ValueError("SMOTE needs at least 2 rows of every class in the training set.")
+    targets = counts + synthetic_counts(y, n_classes, settings["ratio"])
+    neighbours = min(int(settings["k_neighbors"]), int(counts[present].min()) - 1)
+    sampler = SMOTE(
+        sampling_strategy={int(c): int(targets[c]) for c in present},
+        k_neighbors=neighbours,
+        random_state=seed,
+    )
+    resampled_x, resampled_y = sampler.fit_resample(x, y)
+    # imbalanced-learn returns the real rows first, unchanged, then the synthetic ones.
+    return resampled_x[len(x) :], resampled_y[len(x) :]
 
 
 def cvae_config(settings: Mapping[str, Any], likelihood: str) -> CVAEConfig:
@@ -197,7 +197,8 @@ def _draw(
     return np.concatenate(kept_x), np.concatenate(kept_y)
 
 
-AUGMENTERS = {"noise": noise_rows, "smote": smote_rows, "cvae": cvae_rows}
+# Augmenters of one training set at a time; the CVAE trains the splits' generators side by side.
+AUGMENTERS = {"noise": noise_rows, "smote": smote_rows}
 
 
 def augment(
@@ -213,11 +214,14 @@ def augment(
     if arm == BASELINE_ARM:
         return list(zip(xs, labels, strict=True))
     if arm == "cvae":
-        synthetic = AUGMENTERS[arm](
+        synthetic = cvae_rows(
             xs, labels, n_classes, settings, seeds, LIKELIHOOD_BY_SCALING[scaling]
         )
     else:
-        synthetic = AUGMENTERS[arm](xs, labels, n_classes, settings, seeds)
+        synthetic = [
+            AUGMENTERS[arm](x, y, n_classes, settings, seed)
+            for x, y, seed in zip(xs, labels, seeds, strict=True)
+        ]
     return [
         (np.vstack([x, new_x]), np.concatenate([y, new_y]))
         for x, y, (new_x, new_y) in zip(xs, labels, synthetic, strict=True)

@@ -55,6 +55,11 @@ class LabelledData:
     def n_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.y, minlength=self.n_classes).tolist()
+        return dict(zip(self.class_names, counts, strict=True))
+
 
 def load_dataset(name: str, spec: Mapping[str, Any]) -> LabelledData:
     """One entry of ``augmentation.datasets``; ``source`` says where its rows come from."""

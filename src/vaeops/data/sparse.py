@@ -50,8 +50,23 @@ class SparseBatch:
         return dense
 
 
+def binary_csr(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Ones at the given (row, column) pairs, indices sorted; a repeated pair is stored once.
+
+    Callers that must refuse repeated pairs compare ``nnz`` with the number of pairs.
+    """
+    matrix = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, columns)), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
 class DeviceCSR:
-    """A CSR matrix as three device tensors, with sync-free contiguous batching."""
+    """A CSR matrix as three device tensors, with sync-free contiguous batching.
+
+    Hand-written rather than a torch sparse tensor: batches must be contiguous slices whose
+    bounds the host already knows, fed straight to ``embedding_bag`` (see the module docstring).
+    """
 
     def __init__(self, matrix: sp.csr_matrix, device: torch.device | str = "cpu"):
         matrix = sp.csr_matrix(matrix, dtype=np.float32)

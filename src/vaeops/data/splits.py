@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from vaeops.data.sparse import binary_csr
 from vaeops.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def liang_split(
     n_heldout = _heldout_count(n_heldout_users, n_users, min_user_count, min_item_count)
     n_train = n_users - 2 * n_heldout
 
+    # The legacy RandomState, as in the notebook: default_rng would permute differently.
     user_order = np.random.RandomState(seed).permutation(n_users)
     position_of_user = np.empty(n_users, dtype=np.int64)
     position_of_user[user_order] = np.arange(n_users)
@@ -137,7 +139,7 @@ def liang_split(
         n_filtered_items,
     )
 
-    train = _binary_csr(
+    train = _distinct_pairs_csr(
         row_positions[in_train], item_columns[in_train], (n_train, n_columns), "train"
     )
 
@@ -210,7 +212,7 @@ def given_split(train: pd.DataFrame, test: pd.DataFrame) -> GivenSplit:
     item_ids = pd.Index(np.union1d(train["item"].to_numpy(), test["item"].to_numpy()))
     shape = (len(user_ids), len(item_ids))
     train_matrix, test_matrix = (
-        _binary_csr(
+        _distinct_pairs_csr(
             user_ids.get_indexer(part["user"]), item_ids.get_indexer(part["item"]), shape, name
         )
         for part, name in ((train, "train"), (test, "test"))
@@ -438,6 +440,7 @@ def _fold_in_and_target(
 
     rng = np.random.RandomState(seed)
     is_target = np.zeros(user_codes.size, dtype=bool)
+    # One choice() per user, as the notebook draws: a vectorised draw would pick other targets.
     for start, n_items in zip(starts.tolist(), counts.tolist(), strict=True):
         if n_items >= min_items_for_target:
             drawn = rng.choice(n_items, size=int(target_fraction * n_items), replace=False)
@@ -448,8 +451,10 @@ def _fold_in_and_target(
     row_of_user[row_order] = np.arange(users.size)
     rows = np.repeat(row_of_user, counts)
     shape = (users.size, n_columns)
-    fold_in = _binary_csr(rows[~is_target], item_columns[~is_target], shape, f"{name} fold-in")
-    target = _binary_csr(rows[is_target], item_columns[is_target], shape, f"{name} target")
+    fold_in = _distinct_pairs_csr(
+        rows[~is_target], item_columns[~is_target], shape, f"{name} fold-in"
+    )
+    target = _distinct_pairs_csr(rows[is_target], item_columns[is_target], shape, f"{name} target")
     if fold_in.multiply(target).nnz:
         raise _duplicates_error(name)
     logger.info(
@@ -466,13 +471,12 @@ def _fold_in_and_target(
     return _HeldOutSplit(fold_in, target, users[row_order])
 
 
-def _binary_csr(
+def _distinct_pairs_csr(
     rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int], name: str
 ) -> sp.csr_matrix:
-    matrix = sp.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, columns)), shape=shape)
+    matrix = binary_csr(rows, columns, shape)
     if matrix.nnz != rows.size:
         raise _duplicates_error(name)
-    matrix.sort_indices()
     return matrix
 
 
@@ -486,3 +490,57 @@ def _duplicates_error(name: str) -> DataError:
 def held_out_user_ids(user_map: pd.DataFrame, split: str = "test") -> np.ndarray:
     """Original ids of a held-out split's users, in the row order of its matrices."""
     return user_map[user_map["split"] == split].sort_values("row")["user"].to_numpy()
+
+
+@dataclass(frozen=True)
+class CarvedValidation:
+    """Validation carved out of a split that ships only train and test.
+
+    ``train`` is the given train matrix less the carved items; ``fold_in`` and
+    ``target`` are the validation users' remaining and carved items, row for row
+    (``rows`` are those users' rows in ``train``). The test part plays no role.
+    """
+
+    train: sp.csr_matrix
+    fold_in: sp.csr_matrix
+    target: sp.csr_matrix
+    rows: np.ndarray
+
+
+def carve_validation(
+    train: sp.csr_matrix, share: float = 0.1, seed: int = 98765, max_users: int | None = None
+) -> CarvedValidation:
+    """A seeded ``share`` of each validation user's train items become their targets.
+
+    Validation users are all users, or ``max_users`` of them drawn at random; the
+    others keep all their items for training. A user keeps at least one item and
+    gives at least one (``round(share * n)`` of n items), so users with fewer than
+    two items are never validation users.
+    """
+    if not 0 < share < 1:
+        raise DataError(f"The validation share must be between 0 and 1, got {share}.")
+    rng = np.random.default_rng(seed)
+    counts = np.diff(train.indptr)
+    n_carved = np.minimum(np.floor(share * counts + 0.5).astype(np.int64), counts - 1)
+    candidates = np.flatnonzero(n_carved >= 1)
+    if candidates.size == 0:
+        raise DataError(
+            f"No user has enough train items to carve {share:.0%} of them for validation; "
+            "use a larger share or a split with longer histories."
+        )
+    if max_users is not None and candidates.size > max_users:
+        candidates = np.sort(rng.choice(candidates, size=max_users, replace=False))
+    n_carved_by_row = np.zeros(train.shape[0], dtype=np.int64)
+    n_carved_by_row[candidates] = n_carved[candidates]
+    row_of_value = np.repeat(np.arange(train.shape[0]), counts)
+    # Rank the items of each row in a random order; the first n_carved become targets.
+    order = np.lexsort((rng.random(train.nnz), row_of_value))
+    rank = np.empty(train.nnz, dtype=np.int64)
+    rank[order] = np.arange(train.nnz) - train.indptr[row_of_value[order]]
+    carved = rank < n_carved_by_row[row_of_value]
+    coo = train.tocoo()
+    remaining = binary_csr(coo.row[~carved], coo.col[~carved], train.shape)
+    held = binary_csr(coo.row[carved], coo.col[carved], train.shape)
+    return CarvedValidation(
+        train=remaining, fold_in=remaining[candidates], target=held[candidates], rows=candidates
+    )

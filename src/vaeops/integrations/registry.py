@@ -21,8 +21,10 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 
-from vaeops.recommenders.baselines import Popularity
 from vaeops.integrations.pyfunc import RecommenderModel, log_recommender
+from vaeops.recommenders.baselines import Popularity
+from vaeops.recommenders.retraining import comparison_scores, interactions_fingerprint
+from vaeops.recommenders.serving import Recommender
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,12 @@ class TrainedRecommender:
 
     def popularity(self) -> np.ndarray:
         return Popularity().fit(self.train).item_counts_
+
+    def recommender(self) -> Recommender:
+        """The model as it will be served once registered."""
+        return Recommender.from_weights(
+            self.weights, self.model_config, self.item_ids(), self.popularity()
+        )
 
 
 class ModelRegistry:
@@ -111,8 +119,37 @@ class ModelRegistry:
         uri = f"models:/{self.model_name}/{version.version}"
         return mlflow.pyfunc.load_model(uri).unwrap_python_model()
 
+    def scores_against(
+        self,
+        champion: ModelVersion | None,
+        challenger: Recommender,
+        held_out: pd.DataFrame,
+        metric: str,
+    ) -> dict[str, float | int | None]:
+        """``comparison_scores`` of ``challenger`` and the served ``champion`` (if any)."""
+        if champion is None:
+            return comparison_scores(held_out, metric, challenger)
+        served = self.load(champion)
+        return comparison_scores(
+            held_out, metric, challenger, served.recommender, served.training_users()
+        )
 
-def active_run_id() -> str | None:
-    """The MLflow run this Kedro run logs to, to cross-reference decisions and runs."""
-    run = mlflow.active_run()
-    return run.info.run_id if run else None
+    def summary(self, version: ModelVersion) -> dict:
+        """Where to find ``version``: its number, aliases, run and model URI."""
+        return {
+            "model_name": self.model_name,
+            "version": version.version,
+            "aliases": sorted(version.aliases),
+            "run_id": version.run_id,
+            "model_uri": f"models:/{self.model_name}/{version.version}",
+        }
+
+
+def data_tags(dataset: dict, interactions: pd.DataFrame, split_summary: dict) -> dict[str, str]:
+    """What a version was trained on: the data's name, fingerprint and size."""
+    return {
+        "dataset": dataset["name"],
+        FINGERPRINT_TAG: interactions_fingerprint(interactions),
+        N_USERS_TAG: str(split_summary["total"]["users"]),
+        "n_interactions": str(len(interactions)),
+    }

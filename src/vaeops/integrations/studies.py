@@ -214,6 +214,39 @@ def contains(spec: Mapping[str, Any], value: Any) -> bool:
     return isinstance(value, (int, float)) and spec["low"] <= value <= spec["high"]
 
 
+def enqueue_if_in_space(
+    study: optuna.Study,
+    values: Mapping[str, Any],
+    search_space: Mapping[str, Mapping[str, Any]],
+    source: str,
+) -> None:
+    """Make ``values`` (e.g. the configuration in use) the study's next trial, once.
+
+    With it among the trials, the best trial is never worse than that configuration
+    under the same budget. Values the space cannot produce would make a trial outside
+    the search, so they are left out, saying so; ``source`` names them in that log line
+    and in the trial's ``enqueued`` user attribute.
+    """
+    outside = [name for name, value in values.items() if not contains(search_space[name], value)]
+    if outside:
+        logger.info(
+            "The %s %s lie outside the search space; not enqueued as a trial.",
+            source,
+            {name: values[name] for name in outside},
+        )
+        return
+    study.enqueue_trial(dict(values), user_attrs={"enqueued": source}, skip_if_exists=True)
+
+
+def check_contour_params(contour_params: list[str], search_space: Mapping[str, Any]) -> None:
+    """Fail before any trial when the contour plot would name a parameter not searched."""
+    if not set(contour_params) <= set(search_space):
+        raise ValueError(
+            f"tuning.contour_params {contour_params} must name two entries of "
+            f"tuning.search_space: {sorted(search_space)}."
+        )
+
+
 class PruneOnEpochMetric:
     """Trainer callback: reports ``record[metric]`` at step ``record['epoch']`` and
     raises ``optuna.TrialPruned`` when the study's pruner says the trial is behind."""
@@ -353,16 +386,40 @@ def summarize(study: optuna.Study) -> dict[str, Any]:
     return summary
 
 
+def summarize_run(study: optuna.Study, ran: list[FrozenTrial], seconds: float) -> dict[str, Any]:
+    """``summarize`` of the whole study, with ``this_run``: the trials one run added
+    (``run_trials``' answer), their counts per state and the run's seconds."""
+    return {
+        **summarize(study),
+        "this_run": {
+            "trials": [trial.number for trial in ran],
+            "n_trials_by_state": {
+                state: sum(trial.state.name.lower() == state for trial in ran)
+                for state in ("complete", "pruned", "fail")
+            },
+            "seconds": seconds,
+        },
+    }
+
+
 def log_best_to_active_run(
     summary: Mapping[str, Any], value_name: str
 ) -> dict[str, dict[str, float]]:
-    """Log the best parameters as ``best.<name>`` params of the active (parent) run;
+    """Log the best trial (a log line, and ``best.<name>`` params of the active parent run);
     return the study's metrics in kedro-mlflow's ``{key: {value, step}}`` form."""
     if "best_params" not in summary:
         raise RuntimeError(
             f"Study {summary['study_name']!r} has no completed trial "
             f"({summary['n_trials_by_state']}); see the per-trial log lines for why."
         )
+    logger.info(
+        "Study %r: %s; best %s = %.4f (trial %d)",
+        summary["study_name"],
+        summary["n_trials_by_state"],
+        value_name,
+        summary["best_value"],
+        summary["best_trial"],
+    )
     if mlflow.active_run() is not None:
         mlflow.log_params({f"best.{name}": value for name, value in summary["best_params"].items()})
         mlflow.set_tag("optuna.best_trial", str(summary["best_trial"]))

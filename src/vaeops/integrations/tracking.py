@@ -1,4 +1,5 @@
-"""Per-epoch metrics to MLflow while training runs, so the UI shows live curves."""
+"""What the pipelines log to MLflow besides kedro-mlflow's datasets: live per-epoch
+curves, nested runs and run tags."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 
 import mlflow
 
+# β is in a record only for a model whose KL weight is annealed.
 EPOCH_METRICS = ("loss", "neg_log_likelihood", "kl", "beta", "epoch_seconds")
 
 
@@ -20,10 +22,10 @@ class MlflowEpochLogger:
         self._run_id = run_id
 
     def __call__(self, record: dict[str, float]) -> None:
-        run_id = self._run_id or _active_run_id()
+        run_id = self._run_id or active_run_id()
         if run_id is None:
             return
-        metrics = {f"train/{name}": record[name] for name in EPOCH_METRICS}
+        metrics = {f"train/{name}": record[name] for name in EPOCH_METRICS if name in record}
         metrics.update(
             {
                 f"val/{name.removeprefix('val_')}": value
@@ -60,9 +62,16 @@ def set_run_tags(tags: dict[str, str]) -> None:
         mlflow.set_tags(tags)
 
 
-def _active_run_id() -> str | None:
+def active_run_id() -> str | None:
+    """The MLflow run this Kedro run logs to, to cross-reference decisions and runs."""
     run = mlflow.active_run()
     return run.info.run_id if run else None
+
+
+def metric_history(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """``metrics`` as kedro-mlflow's ``MlflowMetricsHistoryDataset`` takes them: one
+    point each, at step 0."""
+    return {name: {"value": float(value), "step": 0} for name, value in metrics.items()}
 
 
 def _now_ms() -> int:

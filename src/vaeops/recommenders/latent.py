@@ -4,7 +4,7 @@ A Mult-VAE is only as trustworthy as its latent space looks: collapsed dimension
 mean β is too strong, users scattered at random mean the encoder learned little,
 and items whose decoder vectors sit next to unrelated items mean the model ranks by
 popularity alone. This module computes those views from the model itself (torch and
-numpy only); drawing and tabulating them is the reporting pipeline's job.
+numpy only); ``latent_views`` draws them and ``latent_tables`` tabulates them.
 
 Active dimensions use the KL criterion: dimension ``d`` is active when the KL of
 ``q(z_d | x)`` from the prior ``N(0, 1)``, averaged over users, exceeds a threshold
@@ -17,14 +17,17 @@ the user shows up in the user map, not in this count.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import scipy.sparse as sp
 import torch
 
-from vaeops.recommenders.models import MultVAE
 from vaeops.data.sparse import DeviceCSR
+from vaeops.recommenders.models import MultVAE
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,34 @@ def encode_users(model: MultVAE, matrix: sp.csr_matrix, batch_size: int) -> Post
             mus.append(mu.float().cpu())
             logvars.append(logvar.float().cpu())
     return Posterior(mu=torch.cat(mus), logvar=torch.cat(logvars))
+
+
+def posteriors_by_split(
+    model: torch.nn.Module, histories: Mapping[str, sp.csr_matrix], batch_size: int
+) -> dict[str, Posterior]:
+    """The posterior of every user of each split, e.g. ``{"train": ..., "test": ...}``.
+
+    Empty for a model without an approximate posterior (Mult-DAE): the views then say so
+    in place of their pictures, so the rest of a run is still logged.
+    """
+    if not isinstance(model, MultVAE):
+        logger.warning(
+            "%s has no approximate posterior: no user maps, traversal or KL plot",
+            model.config.kind,
+        )
+        return {}
+    logger.info(
+        "encoding the users of %s",
+        ", ".join(f"{split} ({matrix.shape[0]})" for split, matrix in histories.items()),
+    )
+    return {split: encode_users(model, matrix, batch_size) for split, matrix in histories.items()}
+
+
+def no_posterior_text(kind: str) -> str:
+    """What stands in for a latent view of a model without ``q(z | x)``."""
+    return (
+        f"The {kind} model has no approximate posterior q(z|x), so there is no latent map to draw."
+    )
 
 
 def kl_per_dimension(posterior: Posterior) -> torch.Tensor:

@@ -4,23 +4,39 @@ A retraining run must be safe to start from cron every night: it recognises
 data it has already trained on (a fingerprint of the interactions), never
 overlaps another run (an advisory lock the kernel releases when its holder
 dies, so a killed run leaves no stale lock behind), and promotes a challenger
-only when it beats the champion on the same users by a margin.
+only when it beats the champion on the same users by a margin. What it
+decides follows from what it has found out so far (``retraining_outcome``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from filelock import FileLock, Timeout
 
+from vaeops.data.ingest import (
+    INTERACTION_COLUMNS,
+    load_configured,
+    load_interactions,
+    merge_duplicates,
+)
+from vaeops.data.splits import LiangSplit, held_out_user_ids
 from vaeops.errors import DataError
+from vaeops.recommenders.serving import Recommender, ranking_quality
+
+logger = logging.getLogger(__name__)
 
 
 class RetrainingInProgress(RuntimeError):
@@ -43,35 +59,34 @@ def interactions_fingerprint(interactions: pd.DataFrame) -> str:
 
 @contextmanager
 def exclusive_lock(path: str | Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` for the duration, or raise RetrainingInProgress.
+    """Hold an exclusive lock on ``path`` for the duration, or raise RetrainingInProgress.
 
     The file records who holds it, for the message a second run prints. The
-    kernel drops the lock when the holder exits, however it exits, so the file
-    left behind by a killed run does not block the next one.
+    lock is a ``flock`` (filelock's native lock), which the kernel drops when
+    its holder exits, however it exits, so the file a killed run leaves behind
+    does not block the next one.
     """
-    import fcntl  # POSIX only; imported here so that the fingerprint works everywhere
-
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = handle.read().strip() or "another process"
-            raise RetrainingInProgress(
-                f"another retraining run is in progress ({holder}; lock {path}); this run "
-                "does nothing. Wait for it to finish, or schedule runs further apart."
-            ) from None
-        handle.truncate(0)
-        handle.write(
-            f"pid {os.getpid()} since {datetime.now(timezone.utc).isoformat(timespec='seconds')}"
-        )
-        handle.flush()
+    lock = FileLock(path, timeout=0, preserve_lock_file=True, on_acquired=_record_holder)
+    try:
+        held = lock.acquire()
+    except Timeout:
+        holder = path.read_text().strip() or "another process"
+        raise RetrainingInProgress(
+            f"another retraining run is in progress ({holder}; lock {path}); this run "
+            "does nothing. Wait for it to finish, or schedule runs further apart."
+        ) from None
+    with held:
         try:
             yield
         finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            os.truncate(path, 0)
+
+
+def _record_holder(descriptor: int) -> None:
+    os.ftruncate(descriptor, 0)
+    since = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    os.pwrite(descriptor, f"pid {os.getpid()} since {since}".encode(), 0)
 
 
 _METRIC = re.compile(r"(ndcg|recall)_at_([1-9][0-9]*)")
@@ -91,3 +106,215 @@ def metric_depth(metric: str) -> int:
 def challenger_wins(champion_score: float, challenger_score: float, margin: float) -> bool:
     """The challenger must beat the champion by more than ``margin`` (absolute); NaN never wins."""
     return bool(np.isfinite(challenger_score) and challenger_score > champion_score + margin)
+
+
+@dataclass(frozen=True)
+class RetrainingFacts:
+    """What a retraining run has found out, in the order it finds it out; None marks
+    what it has not measured (yet). A run's log line records all of it."""
+
+    metric: str
+    margin: float
+    force: bool = False
+    allow_fewer_users: bool = False
+    lock_refusal: str | None = None  # why the lock was refused, if another run holds it
+    dataset_fingerprint: str | None = None
+    n_interactions: int | None = None
+    versions_on_same_data: tuple[str, ...] = ()  # registered versions trained on these rows
+    champion_version: str | None = None
+    champion_n_users: int | None = None
+    n_users: int | None = None  # after filtering, by the split
+    challenger_version: str | None = None
+    test_metrics: dict[str, float] | None = None
+    n_comparison_users: int | None = None
+    champion_metric: float | None = None
+    challenger_metric: float | None = None
+
+    def __post_init__(self) -> None:
+        metric_depth(self.metric)
+
+    @classmethod
+    def from_parameters(cls, retraining: Mapping[str, Any]) -> RetrainingFacts:
+        """The rules of params:retraining, before the run has found anything out."""
+        return cls(
+            metric=retraining["metric"],
+            margin=retraining["margin"],
+            force=retraining["force"],
+            allow_fewer_users=retraining["allow_fewer_users"],
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    reason: str
+
+    @property
+    def promoted(self) -> bool:
+        return self.name in ("first_champion", "promoted")
+
+
+def retraining_outcome(facts: RetrainingFacts) -> Outcome | None:
+    """The outcome the facts settle, or None while the run has yet to split the data
+    (``n_users``) or to train, register and score a challenger (``challenger_version``)."""
+    if facts.lock_refusal is not None:
+        return Outcome("locked", facts.lock_refusal)
+    if facts.versions_on_same_data and not facts.force:
+        versions = ", ".join(sorted(facts.versions_on_same_data))
+        return Outcome(
+            "no_new_data",
+            f"no new data: version(s) {versions} were trained on these exact interactions; "
+            "nothing registered (set retraining.force=true to retrain anyway)",
+        )
+    if facts.n_users is None:
+        return None
+    if (
+        facts.champion_version is not None
+        and facts.n_users < facts.champion_n_users
+        and not facts.allow_fewer_users
+    ):
+        return Outcome(
+            "refused_fewer_users",
+            f"the data have {facts.n_users} users after filtering but the champion was "
+            f"trained on {facts.champion_n_users}; refusing to train on less data (set "
+            "retraining.allow_fewer_users=true if the shrink is intended)",
+        )
+    if facts.challenger_version is None:
+        return None
+    if facts.champion_version is None:
+        if not np.isfinite(facts.challenger_metric):
+            return Outcome(
+                "first_model_invalid",
+                f"no champion yet, but the first model's {facts.metric} is not finite; none set",
+            )
+        return Outcome(
+            "first_champion",
+            f"no champion yet: version {facts.challenger_version} becomes champion",
+        )
+    if facts.n_comparison_users == 0:
+        return Outcome(
+            "kept_champion",
+            "every held-out user of the new split trained the champion, so the two cannot be "
+            "compared fairly; champion kept",
+        )
+    comparison = (
+        f"challenger {facts.metric} {facts.challenger_metric:.4f} vs champion "
+        f"{facts.champion_metric:.4f} + margin {facts.margin} on {facts.n_comparison_users} "
+        "held-out users neither model trained on"
+    )
+    if challenger_wins(facts.champion_metric, facts.challenger_metric, facts.margin):
+        return Outcome(
+            "promoted",
+            f"{comparison}: version {facts.challenger_version} is the new champion",
+        )
+    return Outcome("kept_champion", f"{comparison}: champion version {facts.champion_version} kept")
+
+
+def decision_record(facts: RetrainingFacts, outcome: Outcome, **run: Any) -> dict:
+    """The ``run``'s particulars, the facts and the outcome: one line of the retraining log."""
+    return {
+        **run,
+        **asdict(facts),
+        "outcome": outcome.name,
+        "promoted": outcome.promoted,
+        "reason": outcome.reason,
+    }
+
+
+def decision_metrics(facts: RetrainingFacts, outcome: Outcome) -> dict[str, float]:
+    """Both models' scores (where measured) and the challenger's test metrics, for MLflow."""
+    metrics = {"retraining/promoted": float(outcome.promoted)}
+    for role, score in (
+        ("champion", facts.champion_metric),
+        ("challenger", facts.challenger_metric),
+    ):
+        if score is not None:
+            metrics[f"retraining/{role}_{facts.metric}"] = score
+    if facts.n_comparison_users is not None:
+        metrics["retraining/n_comparison_users"] = facts.n_comparison_users
+    metrics.update(facts.test_metrics or {})
+    return metrics
+
+
+def comparison_scores(
+    held_out: pd.DataFrame,
+    metric: str,
+    challenger: Recommender,
+    champion: Recommender | None = None,
+    champion_training_users: Sequence = (),
+) -> dict[str, float | int | None]:
+    """Mean ``metric`` of both models on the held-out users the champion did not train on
+    (users it trained on would flatter it); with no champion, the challenger's on all."""
+    fresh = held_out[~held_out["user"].isin(champion_training_users)]
+    scores = {"n_comparison_users": len(fresh), "champion_metric": None, "challenger_metric": None}
+    if champion is None or not fresh.empty:
+        scores["challenger_metric"] = _mean_quality(challenger, fresh, metric)
+    if champion is not None and not fresh.empty:
+        scores["champion_metric"] = _mean_quality(champion, fresh, metric)
+    return scores
+
+
+def _mean_quality(recommender: Recommender, users: pd.DataFrame, metric: str) -> float:
+    per_user = ranking_quality(
+        recommender, users["fold_in"].tolist(), users["target"].tolist(), ks=(metric_depth(metric),)
+    )
+    return float(per_user[metric].mean())
+
+
+def held_out_histories(split: LiangSplit, item_ids: np.ndarray) -> pd.DataFrame:
+    """The split's test users with targets: user, fold_in and target as original item ids.
+
+    ``item_ids[c]`` is the original id of column ``c``.
+    """
+    frame = pd.DataFrame(
+        {
+            "user": held_out_user_ids(split.user_map),
+            "fold_in": _rows_as_ids(split.test_fold_in, item_ids),
+            "target": _rows_as_ids(split.test_target, item_ids),
+        }
+    )
+    return frame[np.diff(split.test_target.indptr) > 0].reset_index(drop=True)
+
+
+def _rows_as_ids(matrix: sp.csr_matrix, ids: np.ndarray) -> list[np.ndarray]:
+    return [
+        ids[matrix.indices[start:stop]]
+        for start, stop in zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True)
+    ]
+
+
+def current_interactions(dataset: dict, extra_files: Sequence[str] | None) -> pd.DataFrame:
+    """The dataset as configured plus ``extra_files``, repeated pairs merged.
+
+    Extra files of a custom dataset have its columns (``dataset.columns``); for a
+    named dataset they use the standard names user, item[, rating][, timestamp].
+    """
+    interactions = load_configured(dataset)
+    if not extra_files:
+        return interactions
+    if dataset["name"] == "custom":
+        columns = dataset["columns"]
+    else:
+        columns = {
+            role: (role if role in interactions.columns else None) for role in INTERACTION_COLUMNS
+        }
+    frames = [interactions]
+    for path in extra_files:
+        extra = load_interactions(
+            "custom",
+            raw_dir=dataset["raw_dir"],
+            path=path,
+            columns=columns,
+            separator=dataset.get("separator") if dataset["name"] == "custom" else None,
+        )
+        for column in ("user", "item"):
+            if pd.api.types.is_integer_dtype(extra[column]) != pd.api.types.is_integer_dtype(
+                interactions[column]
+            ):
+                raise DataError(
+                    f"{path}: {column} ids are {extra[column].dtype} but the dataset's are "
+                    f"{interactions[column].dtype}; new interactions must use the same ids."
+                )
+        frames.append(extra)
+        logger.info("Added %d interactions from %s", len(extra), path)
+    return merge_duplicates(pd.concat(frames, ignore_index=True), "interactions + extra files")

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
+from vaeops.data.sparse import DeviceCSR, binary_csr, resolve_device
 from vaeops.errors import DataError
 from vaeops.recommenders.metrics import ranking_metrics
-from vaeops.recommenders.models import MultDAE, MultVAE, build_model
-from vaeops.data.sparse import DeviceCSR, resolve_device
+from vaeops.recommenders.models import MultDAE, MultVAE, load_model
 
 
 @dataclass(frozen=True)
@@ -101,9 +100,7 @@ class Recommender:
         popularity: np.ndarray,
         **settings,
     ) -> Recommender:
-        model = build_model(model_config)
-        model.load_state_dict(weights)
-        return cls(model, item_ids, popularity, **settings)
+        return cls(load_model(model_config, weights), item_ids, popularity, **settings)
 
     def recommend(self, requests: Sequence[Request]) -> list[Recommendation]:
         """Answer each request; raises DataError naming the first malformed one."""
@@ -195,7 +192,7 @@ class Recommender:
     @torch.no_grad()
     def _probabilities(self, rows: list[np.ndarray]) -> np.ndarray:
         """Fold-in: the decoder's softmax at the mean latent of each history."""
-        histories = _binary_rows(rows, self.model.config.n_items)
+        histories = binary_csr(*_row_column_pairs(rows), (len(rows), self.model.config.n_items))
         batch = DeviceCSR(histories, self.device).rows(0, histories.shape[0])
         logits = self.model.score(batch).float()
         return torch.softmax(logits, dim=1).cpu().numpy()
@@ -207,12 +204,10 @@ def _as_list(ids) -> list:
     return ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
 
 
-def _binary_rows(rows: Sequence[np.ndarray], n_columns: int) -> sp.csr_matrix:
-    lengths = np.array([row.size for row in rows], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    indices = np.concatenate(rows) if len(rows) else np.empty(0, dtype=np.int64)
-    data = np.ones(indices.size, dtype=np.float32)
-    return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_columns))
+def _row_column_pairs(rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The (row, column) pairs of one column array per row."""
+    lengths = [row.size for row in rows]
+    return np.repeat(np.arange(len(rows)), lengths), np.concatenate([np.empty(0, np.int64), *rows])
 
 
 def ranking_quality(
@@ -253,6 +248,6 @@ def ranking_quality(
     target_rows = [
         np.unique([column_of_target[item] for item in _as_list(target)]) for target in targets
     ]
-    target_matrix = _binary_rows(target_rows, other + 1)
+    target_matrix = binary_csr(*_row_column_pairs(target_rows), (len(target_rows), other + 1))
     target_batch = DeviceCSR(target_matrix).rows(0, target_matrix.shape[0])
     return {name: values.numpy() for name, values in ranking_metrics(top, target_batch, ks).items()}

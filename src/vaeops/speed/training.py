@@ -1,7 +1,7 @@
 """Throughput benchmark of Mult-VAE training and full-ranking evaluation.
 
     python -m vaeops.speed.training --data gowalla --device cpu --epochs 2
-    python -m vaeops.speed.training --synthetic ml20m --device cuda --batch-size 4096 --precision bf16
+    python -m vaeops.speed.training --synthetic ml20m --batch-size 4096 --precision bf16
 
 Prints one JSON line. Needs only torch, numpy and scipy, so it runs on a bare
 GPU machine. Throughput is in users per second; the FLOP estimate counts the
@@ -25,10 +25,15 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from vaeops.data.lightgcn import read_user_items
+from vaeops.data.sparse import DeviceCSR, binary_csr, resolve_device
 from vaeops.recommenders.metrics import evaluate
 from vaeops.recommenders.models import ModelConfig, build_model
-from vaeops.data.sparse import DeviceCSR, resolve_device
-from vaeops.recommenders.training import PRECISIONS, TrainingConfig, make_optimizer, train_epoch
+from vaeops.recommenders.training import (
+    PRECISIONS,
+    TrainingConfig,
+    TrainingLoop,
+)
 
 # (users, items), interactions. "tiny" is for smoke tests of the harness itself.
 SYNTHETIC_SHAPES = {
@@ -39,19 +44,6 @@ DEFAULT_GOWALLA_DIR = Path("../shared/data/gowalla")
 EVAL_KS = (20, 50, 100)
 
 
-def read_user_item_lists(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``user item item ...`` per line (the LightGCN format), as row and column arrays."""
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    with open(path) as lines:
-        for line in lines:
-            ids = np.array(line.split(), dtype=np.int64)
-            if ids.size > 1:
-                rows.append(np.full(ids.size - 1, ids[0]))
-                cols.append(ids[1:])
-    return np.concatenate(rows), np.concatenate(cols)
-
-
 def gowalla(folder: Path) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
     """Train matrix; for evaluation, train items are the fold-in and test items the targets."""
     if not (folder / "train.txt").is_file():
@@ -59,15 +51,17 @@ def gowalla(folder: Path) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
             f"No Gowalla train.txt in {folder}. Pass --data-dir with the LightGCN files "
             "(train.txt, test.txt), e.g. ../shared/data/gowalla."
         )
-    train_rows, train_cols = read_user_item_lists(folder / "train.txt")
-    test_rows, test_cols = read_user_item_lists(folder / "test.txt")
+    pairs = []
+    for name in ("train.txt", "test.txt"):
+        with (folder / name).open("rb") as stream:
+            pairs.append(read_user_items(stream, str(folder / name)))
+    (train_users, train_items), (test_users, test_items) = pairs
     shape = (
-        int(max(train_rows.max(), test_rows.max())) + 1,
-        int(max(train_cols.max(), test_cols.max())) + 1,
+        int(max(train_users.max(), test_users.max())) + 1,
+        int(max(train_items.max(), test_items.max())) + 1,
     )
-    train = binary_csr(train_rows, train_cols, shape)
-    test = binary_csr(test_rows, test_cols, shape)
-    return train, train, test
+    train = binary_csr(train_users, train_items, shape)
+    return train, train, binary_csr(test_users, test_items, shape)
 
 
 def synthetic(name: str, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
@@ -89,13 +83,6 @@ def synthetic(name: str, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.cs
     fold_in = binary_csr(held.row[~is_target], held.col[~is_target], held.shape)
     target = binary_csr(held.row[is_target], held.col[is_target], held.shape)
     return matrix, fold_in, target
-
-
-def binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    matrix = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, cols)), shape=shape)
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
 
 
 def model_flops_per_user(config: ModelConfig, mean_nnz: float) -> tuple[float, float]:
@@ -154,13 +141,14 @@ def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     model_config = ModelConfig(kind="multvae", n_items=train.shape[1])
     config = TrainingConfig(
-        batch_size=args.batch_size, device=str(device), precision=args.precision
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=str(device),
+        precision=args.precision,
     )
     model = build_model(model_config).to(device)
-    optimizer = make_optimizer(model, config.learning_rate)
-    rows = DeviceCSR(train, device)
-    shuffle = torch.Generator().manual_seed(args.seed)
-
+    loop = TrainingLoop(model, DeviceCSR(train, device), config, args.precision)
     eval_fold_in, eval_target = DeviceCSR(fold_in, device), DeviceCSR(target, device)
 
     def evaluate_now():
@@ -180,20 +168,24 @@ def run(args: argparse.Namespace) -> dict:
             )
 
     epoch_seconds = []
-    update_count = 0
+    synchronize(device)
+    started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        synchronize(device)
-        started = time.perf_counter()
-        shuffled = rows.permute_rows(torch.randperm(train.shape[0], generator=shuffle))
-        losses, update_count, beta = train_epoch(model, optimizer, shuffled, config, update_count)
+        record = loop.run_epoch()
         synchronize(device)
         epoch_seconds.append(time.perf_counter() - started)
         if args.eval_every and epoch % args.eval_every == 0 and epoch < args.epochs:
             # A learning curve for diagnosis only: the reported figures are
             # always those of the last epoch, never the best evaluation.
-            curve_point = {"epoch": epoch, "loss": round(losses[0], 4), "beta": round(beta, 5)}
+            curve_point = {
+                "epoch": epoch,
+                "loss": round(record["loss"], 4),
+                "beta": round(record["beta"], 5),
+            }
             curve_point.update(_rounded(evaluate_now().summary()))
             print(json.dumps(curve_point), file=sys.stderr, flush=True)
+        synchronize(device)
+        started = time.perf_counter()
 
     synchronize(device)
     started = time.perf_counter()

@@ -1,7 +1,14 @@
 from kedro.pipeline import Pipeline, node
 
-from .nodes import compare_arms, evaluate_arms, load_datasets, tune_arms
-from .report import draw_generator_views, plot_accuracy_by_size, write_report
+from .nodes import (
+    compare_with_no_augmentation,
+    draw_generator_views,
+    evaluate_arms,
+    load_datasets,
+    plot_accuracy_by_size,
+    tune_arms,
+    write_report,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -27,7 +34,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="evaluate_augmentation_arms",
             ),
             node(
-                compare_arms,
+                compare_with_no_augmentation,
                 [
                     "augmentation_scores",
                     "augmentation_datasets",

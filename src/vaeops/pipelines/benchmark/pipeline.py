@@ -1,6 +1,7 @@
 from kedro.pipeline import Pipeline, node
 
-from .nodes import benchmark_models, write_benchmark_report
+from vaeops.integrations.benchmark_tracking import benchmark_models
+from vaeops.recommenders.benchmark import benchmark_report
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -21,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_and_evaluate_benchmark_models",
             ),
             node(
-                write_benchmark_report,
+                benchmark_report,
                 ["benchmark_results", "params:benchmark"],
                 {"report": "benchmark_report", "report_markdown": "benchmark_report_markdown"},
                 name="write_benchmark_report",

@@ -2,35 +2,17 @@ from typing import Any
 
 import scipy.sparse as sp
 
-from vaeops.errors import DataError
-from vaeops.data.ingest import load_gowalla_split
-from vaeops.pipelines.benchmark.nodes import benchmark_models, merged
-from vaeops.data.splits import given_split
-
-# Datasets whose source ships a train/test split, and the loader that keeps it.
-GIVEN_SPLIT_LOADERS = {"gowalla": load_gowalla_split}
+from vaeops.integrations.benchmark_tracking import benchmark_models
+from vaeops.integrations.config import merged
+from vaeops.recommenders.benchmark import given_split_summary, load_given_split
 
 
 def split_as_given(given: dict) -> dict[str, Any]:
-    dataset = given["dataset"]
-    if dataset["name"] not in GIVEN_SPLIT_LOADERS:
-        raise DataError(
-            f"benchmark_given_split.dataset.name={dataset['name']!r} has no published "
-            f"train/test split here; use one of {sorted(GIVEN_SPLIT_LOADERS)}, or run "
-            "`kedro run --pipeline benchmark` for the Liang split of any dataset."
-        )
-    train, test = GIVEN_SPLIT_LOADERS[dataset["name"]](dataset["raw_dir"], path=dataset["path"])
-    split = given_split(train, test)
+    split = load_given_split(given["dataset"])
     return {
         "train": split.train,
         "test_target": split.test_target,
-        "summary": {
-            "dataset": dataset["name"],
-            "users": split.train.shape[0],
-            "items": split.train.shape[1],
-            "train_interactions": int(split.train.nnz),
-            "test_interactions": int(split.test_target.nnz),
-        },
+        "summary": given_split_summary(given["dataset"]["name"], split),
     }
 
 

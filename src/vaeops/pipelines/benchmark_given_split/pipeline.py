@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.pipelines.benchmark.nodes import write_benchmark_report
+from vaeops.recommenders.benchmark import benchmark_report
 
 from .nodes import benchmark_on_given_split, given_split_settings, split_as_given
 
@@ -36,7 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_and_evaluate_on_given_split",
             ),
             node(
-                write_benchmark_report,
+                benchmark_report,
                 ["given_split_results", "given_split_benchmark_settings"],
                 {
                     "report": "given_split_report",

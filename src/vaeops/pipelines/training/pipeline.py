@@ -1,6 +1,8 @@
 from kedro.pipeline import Pipeline, node
 
-from .nodes import plot_training_curves, train_recommender
+from vaeops.integrations.training_run import training_curves
+
+from .nodes import train_recommender
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -25,7 +27,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_recommender",
             ),
             node(
-                plot_training_curves,
+                training_curves,
                 "training_history",
                 "training_curves",
                 name="plot_training_curves",

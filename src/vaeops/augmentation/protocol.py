@@ -1,10 +1,11 @@
-"""Splits of the study, run for every arm and classifier, and the Optuna search of an arm.
+"""Splits of the study, run for every arm and classifier.
 
 ``run_splits_together`` is the only place where rows become training data: for
 each split it subsamples the training indices by the regime, fits the scaler on
 those rows alone, hands exactly those scaled rows to the augmenter and scores
-on the split's test rows. The tuning objective calls the same function on inner
-splits of the tuning partition, so tuning and evaluation cannot drift apart.
+on the split's test rows. Tuning scores its candidates with ``validation_score``,
+which runs the same function on inner splits of the tuning partition, so tuning
+and evaluation cannot drift apart.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from vaeops.integrations import studies
+from vaeops.augmentation.arms import augment, fit_predict, score
+from vaeops.augmentation.datasets import LabelledData, Regime, Scaler, Split, subsample
 
-from vaeops.augmentation.arms import ARM_SETTINGS, augment, fit_predict, score
-from vaeops.augmentation.datasets import LabelledData, Regime, Scaler, Split, SplitPlan, inner_splits, subsample
+# Keeps the seeds of the tuning splits apart from those of the evaluation splits.
+TUNING_SALT = 1
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,7 @@ class Experiment:
 
 def split_seed(base_seed: int, split: Split, salt: int = 0) -> int:
     """The seed of one split: subsampling, augmenters and classifiers all use it,
-    so every arm sees the same real rows and starts its classifier the same way.
-    ``salt`` keeps the seeds of the tuning splits apart from the evaluation ones."""
+    so every arm sees the same real rows and starts its classifier the same way."""
     return int(
         np.random.SeedSequence([base_seed, salt, split.repeat, split.fold]).generate_state(1)[0]
     )
@@ -149,55 +150,16 @@ def run_splits(
     return [row for rows in results for row in rows]
 
 
-def tune_arm(
+def validation_score(
     experiment: Experiment,
-    plan: SplitPlan,
+    splits: list[Split],
     arm: str,
     settings: Mapping[str, Any],
-    search_space: Mapping[str, Any],
-    n_trials: int,
-    tuning: Mapping[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Search the arm's settings on inner splits of the tuning partition; returns the
-    best settings and the study summary. Each trial is a nested MLflow run of the active run.
-
-    The objective is ``tuning.metric`` on the inner validation rows, averaged over
-    the inner splits and the classifiers. Trial 0 is the configured settings, so
-    the search never ends worse than them on its own objective.
-    """
-    space = studies.flatten_search_space(search_space)
-    unknown = set(space) - ARM_SETTINGS[arm]
-    if unknown:
-        raise ValueError(
-            f"augmentation.arms.{arm}.search_space names {sorted(unknown)}, which are not settings "
-            f"of the arm; choose from {sorted(ARM_SETTINGS[arm])}."
-        )
-    validation = inner_splits(
-        plan.tuning, experiment.data.y, plan.folds, tuning["inner_splits"], experiment.seed
+    metric: str,
+) -> float:
+    """What tuning maximises: ``metric`` of the arm with these settings on the
+    validation rows of the inner splits, averaged over the splits and the classifiers."""
+    scores = run_splits(
+        experiment, splits, {arm: settings}, len(splits), n_jobs=1, salt=TUNING_SALT
     )
-    name = f"augmentation-{experiment.data.name}-{experiment.regime.name}-{arm}"
-    study = studies.open_study(studies.StudySettings.from_params({**tuning["study"], "name": name}))
-    defaults = {key: settings[key] for key in space}
-    if all(studies.contains(space[key], value) for key, value in defaults.items()):
-        study.enqueue_trial(
-            defaults, user_attrs={"enqueued": "configured settings"}, skip_if_exists=True
-        )
-    metric = tuning["metric"]
-
-    def objective(trial) -> float:
-        candidate = {**settings, **studies.suggest(trial, space)}
-        scores = run_splits(
-            experiment, validation, {arm: candidate}, len(validation), n_jobs=1, salt=1
-        )
-        return float(np.mean([row[metric] for row in scores]))
-
-    studies.run_trials(
-        study, objective, n_trials=n_trials, value_name=metric, catch=(FloatingPointError,)
-    )
-    summary = studies.summarize(study)
-    if "best_params" not in summary:
-        raise RuntimeError(
-            f"Study {name!r} has no completed trial ({summary['n_trials_by_state']}); "
-            "see the per-trial log lines for why."
-        )
-    return {**settings, **summary["best_params"]}, summary
+    return float(np.mean([row[metric] for row in scores]))

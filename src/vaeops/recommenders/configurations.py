@@ -1,0 +1,188 @@
+"""A training configuration as its ``training`` parameters block (parameters_training.yml):
+trained as written, changed by dotted names the way a tuning trial changes it, and two
+such configurations compared on the test users.
+
+A dotted name (``anneal_cap``, ``model.latent_dim``) is how a search space and Optuna
+name a setting. ``model.hidden_dims`` is a list, one width per layer; a single int
+given for it becomes the width of every hidden layer, so one number tunes the depth's
+shared width without changing the depth.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+import scipy.sparse as sp
+import torch
+import yaml
+
+from vaeops.recommenders.metrics import evaluate
+from vaeops.recommenders.models import ModelConfig
+from vaeops.recommenders.training import (
+    Checkpointing,
+    EpochCallback,
+    TrainingConfig,
+    TrainingResult,
+    train_autoencoder,
+)
+
+
+def train_configuration(
+    training: Mapping[str, Any],
+    train: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix,
+    validation_target: sp.csr_matrix,
+    callbacks: tuple[EpochCallback, ...] = (),
+    checkpointing: Checkpointing | None = None,
+) -> TrainingResult:
+    """Train the model that a ``training`` block describes (its ``model`` entry is the
+    architecture; the item count comes from ``train``)."""
+    settings = dict(training)
+    model_config = ModelConfig(n_items=train.shape[1], **settings.pop("model"))
+    return train_autoencoder(
+        model_config,
+        train,
+        validation_fold_in,
+        validation_target,
+        TrainingConfig(**settings),
+        callbacks,
+        checkpointing,
+    )
+
+
+def with_values(training: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
+    """A copy of the ``training`` block with each dotted name set to its value."""
+    settings = copy.deepcopy(dict(training))
+    for name, value in values.items():
+        block, leaf = _locate(settings, name)
+        block[leaf] = [value] * len(block[leaf]) if isinstance(block[leaf], list) else value
+    return settings
+
+
+def trial_training(training: Mapping[str, Any], suggested: Mapping[str, Any], epochs: int) -> dict:
+    """The block a tuning trial trains: the suggested values, and the study's own epoch
+    budget (``tuning.trial_epochs``), shorter than a full training run's."""
+    return {**with_values(training, suggested), "epochs": epochs}
+
+
+def best_parameters_file(training: Mapping[str, Any], best_values: Mapping[str, Any]) -> dict:
+    """The content of best_params.yml: the ``training`` block with the best trial's values,
+    so the file works unchanged as a Kedro environment's parameters_training.yml."""
+    return {"training": with_values(training, best_values)}
+
+
+def current_values(training: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The ``training`` value of each dotted name; for a list (``model.hidden_dims``) the
+    width all its layers share, or None when they differ."""
+    values = {}
+    for name in names:
+        block, leaf = _locate(training, name)
+        value = block[leaf]
+        values[name] = (
+            (value[0] if len(set(value)) == 1 else None) if isinstance(value, list) else value
+        )
+    return values
+
+
+def _locate(settings: Mapping[str, Any], name: str) -> tuple[dict, str]:
+    *parents, leaf = name.split(".")
+    block: Any = settings
+    for part in parents:
+        block = block.get(part) if isinstance(block, Mapping) else None
+    if not isinstance(block, Mapping) or leaf not in block:
+        raise ValueError(
+            f"Search-space entry {name!r} names no training parameter; use a key of the "
+            "`training` block, e.g. anneal_cap or model.latent_dim."
+        )
+    if block[leaf] == []:
+        raise ValueError(
+            f"{name} is empty (no hidden layer), so there is no width to tune; remove it "
+            "from tuning.search_space or give training.model.hidden_dims a layer."
+        )
+    return block, leaf
+
+
+def compare_on_test(
+    configurations: Mapping[str, Mapping[str, Any]],
+    train: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix,
+    validation_target: sp.csr_matrix,
+    test_fold_in: sp.csr_matrix,
+    test_target: sp.csr_matrix,
+    ks: Iterable[int],
+    batch_size: int,
+    device: torch.device | str,
+    progress: Callable[[int, str], EpochCallback],
+) -> dict[str, dict[str, float]]:
+    """Train each named ``training`` block alike and score its best-validation checkpoint
+    once on the test users: ``{name: {"val/ndcg_at_<k>": ..., "test/<metric>": ...}}``.
+
+    ``progress(epochs, label)`` makes each training's epoch callback (e.g. a progress bar).
+    """
+    scores: dict[str, dict[str, float]] = {}
+    for name, training in configurations.items():
+        result = train_configuration(
+            training,
+            train,
+            validation_fold_in,
+            validation_target,
+            callbacks=(progress(training["epochs"], f"retrain {name}"),),
+        )
+        model = result.model.to(device).eval()
+        with torch.no_grad():
+            test = evaluate(
+                model.score, test_fold_in, test_target, ks=ks, batch_size=batch_size, device=device
+            )
+        scores[name] = {
+            f"val/ndcg_at_{training['validation_k']}": result.best_validation_ndcg,
+            **{f"test/{metric}": value for metric, value in test.summary().items()},
+        }
+    return scores
+
+
+def comparison_metrics(scores: Mapping[str, Mapping[str, float]]) -> dict[str, dict]:
+    """``compare_on_test``'s scores as ``<name>/<metric>`` in kedro-mlflow's metric form."""
+    return {
+        f"{name}/{metric}": {"value": value, "step": 0}
+        for name, values in scores.items()
+        for metric, value in values.items()
+    }
+
+
+def comparison_report(scores: Mapping[str, Mapping[str, float]], tuned_training: dict) -> str:
+    """Markdown: the ``default`` and ``tuned`` scores side by side, a verdict per NDCG,
+    and the tuned ``training`` block to copy into a parameters file."""
+    table = pd.DataFrame.from_dict(scores, orient="index").rename_axis("configuration")
+    verdicts = []
+    for key in [m for m in table.columns if m.startswith(("val/ndcg_at_", "test/ndcg_at_"))]:
+        tuned, default = scores["tuned"][key], scores["default"][key]
+        verdict = (
+            "higher than" if tuned > default else "lower than" if tuned < default else "equal to"
+        )
+        verdicts.append(
+            f"- {key}: tuned {tuned:.4f} is {verdict} default {default:.4f} "
+            f"({tuned - default:+.4f})."
+        )
+    tuned_yaml = yaml.safe_dump({"training": tuned_training}, sort_keys=False).rstrip()
+    return "\n".join(
+        [
+            "# Tuned vs default configuration",
+            "",
+            "Both were trained alike (best-validation checkpoint) and scored once on the test "
+            "users.",
+            "",
+            table.to_markdown(floatfmt=".4f"),
+            "",
+            *verdicts,
+            "",
+            "Tuned `training` parameters:",
+            "",
+            "```yaml",
+            tuned_yaml,
+            "```",
+            "",
+        ]
+    )

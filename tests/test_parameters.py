@@ -1,0 +1,159 @@
+"""The parameter schemas: the shipped configuration fits them, and each kind of mistake
+is reported as one line that names the key by its dotted path."""
+
+import copy
+
+import pytest
+import yaml
+from kedro.config import OmegaConfigLoader
+
+from tests.conftest import REPO_ROOT
+from vaeops.errors import DataError
+from vaeops.integrations.parameters import ParameterError, Parameters, check_parameters
+
+PARAMETER_FILES = sorted((REPO_ROOT / "conf").glob("*/parameters*.yml"))
+TRAINING_KEYS = (
+    "model, epochs, batch_size, learning_rate, anneal_cap, anneal_share, total_anneal_steps, "
+    "patience, l2_penalty, validation_k, eval_batch_size, seed, device, precision"
+)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict:
+    """The parameters as `kedro run` merges conf/base and conf/local."""
+    loader = OmegaConfigLoader(
+        conf_source=str(REPO_ROOT / "conf"), base_env="base", default_run_env="local"
+    )
+    return loader["parameters"]
+
+
+def problems(params: dict) -> list[str]:
+    """The lines of the error that ``params`` raise, without the heading."""
+    with pytest.raises(ParameterError) as raised:
+        check_parameters(params)
+    heading, *lines = raised.value.message.splitlines()
+    assert heading.startswith("Invalid parameters")
+    return [line.strip() for line in lines]
+
+
+def changed(params: dict, path: str, value) -> dict:
+    """A copy of ``params`` with the dotted ``path`` set to ``value``."""
+    params = copy.deepcopy(params)
+    *parents, leaf = path.split(".")
+    block = params
+    for key in parents:
+        block = block[key]
+    block[leaf] = value
+    return params
+
+
+@pytest.mark.parametrize("path", PARAMETER_FILES, ids=lambda path: str(path.relative_to(REPO_ROOT)))
+def test_every_shipped_block_fits_its_schema(path):
+    blocks = yaml.safe_load(path.read_text())
+    for name, block in blocks.items():
+        Parameters.model_fields[name].annotation.model_validate(block)
+
+
+def test_the_merged_configuration_has_exactly_the_blocks_of_the_schema(shipped):
+    assert set(shipped) == set(Parameters.model_fields)
+    check_parameters(shipped)
+
+
+def test_a_misspelt_key_is_named_with_the_valid_keys_of_its_block(shipped):
+    params = changed(shipped, "training.learnin_rate", 0.01)
+    assert problems(params) == [
+        f"training.learnin_rate: unknown key; valid keys of training: {TRAINING_KEYS}"
+    ]
+
+
+def test_a_misspelt_block_is_named_with_the_valid_blocks(shipped):
+    params = {**shipped, "trainng": {"epochs": 3}}
+    [line] = problems(params)
+    assert line.startswith("trainng: unknown key; valid keys of the parameters: dataset, ")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("training.epochs", "5", "training.epochs: expected a valid integer, got '5'"),
+        ("training.epochs", 5.0, "training.epochs: expected a valid integer, got 5.0"),
+        ("training.epochs", 0, "training.epochs: expected greater than 0, got 0"),
+        ("retraining.force", 1, "retraining.force: expected a valid boolean, got 1"),
+        (
+            "training.model.kind",
+            "vae",
+            "training.model.kind: expected 'multvae', 'multdae' or 'recvae', got 'vae'",
+        ),
+        ("evaluation.ks", [20, "x"], "evaluation.ks.1: expected a valid integer, got 'x'"),
+        ("dataset.columns.rating", 3, "dataset.columns.rating: expected a valid string, got 3"),
+    ],
+)
+def test_a_value_of_the_wrong_type_or_range_is_named_with_what_was_expected(
+    shipped, path, value, expected
+):
+    assert problems(changed(shipped, path, value)) == [expected]
+
+
+def test_a_value_that_fits_no_member_of_a_union_gets_one_line_under_its_own_key(shipped):
+    params = changed(shipped, "preprocessing.n_heldout_users", "ten")
+    assert problems(params) == [
+        "preprocessing.n_heldout_users: expected a valid integer or a valid number, got 'ten'"
+    ]
+
+
+def test_every_bad_key_is_reported_at_once(shipped):
+    params = changed(shipped, "training.epochs", "many")
+    params = changed(params, "reporting.traversal.steps", 1)
+    del params["evaluation"]["device"]
+    assert problems(params) == [
+        "training.epochs: expected a valid integer, got 'many'",
+        "evaluation.device: missing",
+        "reporting.traversal.steps: expected greater than or equal to 2, got 1",
+    ]
+
+
+def test_overrides_merged_over_a_block_need_only_some_keys_but_only_its_keys(shipped):
+    check_parameters(changed(shipped, "benchmark.autoencoders.multvae", {"epochs": 3}))
+    params = changed(shipped, "benchmark.autoencoders.multdae.model.latent_dm", 64)
+    [line] = problems(params)
+    assert line.startswith(
+        "benchmark.autoencoders.multdae.model.latent_dm: unknown key; valid keys of "
+        "benchmark.autoencoders.multdae.model: kind, hidden_dims, latent_dim, dropout"
+    )
+    params = changed(shipped, "benchmark_given_split.autoencoders.multvae.precision", "fp8")
+    assert problems(params) == [
+        "benchmark_given_split.autoencoders.multvae.precision: "
+        "expected 'auto', 'fp32' or 'bf16', got 'fp8'"
+    ]
+    params = changed(shipped, "augmentation.regimes.full.mlp", {"epochs": -3})
+    assert problems(params) == [
+        "augmentation.regimes.full.mlp.epochs: expected greater than 0, got -3"
+    ]
+
+
+def test_a_search_space_may_only_name_keys_of_what_it_tunes(shipped):
+    distribution = {"type": "float", "low": 0.001, "high": 0.1}
+    params = changed(shipped, "tuning.search_space.learnin_rate", distribution)
+    assert problems(params) == [
+        f"tuning.search_space.learnin_rate: unknown key; valid keys of tuning.search_space: "
+        f"{TRAINING_KEYS}"
+    ]
+    params = changed(shipped, "augmentation.arms.smote.search_space.scale", distribution)
+    assert problems(params) == [
+        "augmentation.arms.smote.search_space.scale: unknown key; valid keys of "
+        "augmentation.arms.smote.search_space: ratio, k_neighbors"
+    ]
+
+
+def test_a_distribution_needs_the_bounds_or_choices_of_its_type(shipped):
+    params = changed(shipped, "tuning.search_space.anneal_cap", {"type": "float", "high": 1.0})
+    assert problems(params) == ["tuning.search_space.anneal_cap: a float distribution needs low"]
+    params = changed(shipped, "tuning.search_space.model.dropout", {"type": "categorical"})
+    assert problems(params) == [
+        "tuning.search_space.model.dropout: a categorical distribution needs choices"
+    ]
+
+
+def test_a_parameter_error_is_a_data_error_for_callers_outside_the_cli(shipped):
+    with pytest.raises(DataError, match="training.learnin_rate"):
+        check_parameters(changed(shipped, "training.learnin_rate", 0.01))
