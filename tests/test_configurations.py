@@ -6,12 +6,15 @@ import yaml
 from tests.markdown_tables import markdown_tables
 from tests.test_latent import random_clicks
 from vaeops.recommenders.configurations import (
+    TRAINED_BLOCK,
     best_parameters_file,
+    check_searched_settings_apply,
     compare_on_test,
     comparison_metrics,
     comparison_report,
     current_values,
-    trial_training,
+    data_signature,
+    study_name,
     with_values,
 )
 
@@ -23,18 +26,60 @@ TRAINING = {
 }
 
 
-def test_a_trials_suggestions_become_a_training_block():
+def test_a_trials_suggestions_become_a_training_block_that_the_best_params_file_holds():
     suggested = {"anneal_cap": 0.5, "model.latent_dim": 50, "model.hidden_dims": 300}
-    assert trial_training(TRAINING, suggested, epochs=25) == {
+    trained = with_values(TRAINING, suggested)
+    assert trained == {
         "model": {"kind": "multvae", "hidden_dims": [300, 300], "latent_dim": 50},
-        "epochs": 25,
+        "epochs": 200,
         "anneal_cap": 0.5,
         "validation_k": 100,
     }
     assert TRAINING["model"]["hidden_dims"] == [600, 600], "the given block is left as it was"
-    assert best_parameters_file(TRAINING, {"anneal_cap": 0.3}) == {
-        "training": {**TRAINING, "anneal_cap": 0.3}
+    best_trial_attrs = {TRAINED_BLOCK: trained, "mlflow_run_id": "abc"}
+    assert best_parameters_file(best_trial_attrs) == {"training": trained}
+    with pytest.raises(ValueError, match="records no training block.*tuning.study.name"):
+        best_parameters_file({"mlflow_run_id": "abc"})
+
+
+def test_each_dataset_has_its_own_study_and_a_custom_file_is_named_by_its_stem():
+    assert study_name("multvae", {"name": "ml-100k", "path": None}) == "multvae-ml-100k"
+    assert study_name("multvae", {"name": "gowalla", "path": "../data/gowalla"}) == (
+        "multvae-gowalla"
+    )
+    assert study_name("recvae", {"name": "custom", "path": "logs/clicks-2026.parquet"}) == (
+        "recvae-clicks-2026"
+    )
+
+
+def test_the_data_signature_counts_users_items_and_interactions():
+    train = random_clicks(40, 30, 6)
+    fold_in, target = random_clicks(8, 30, 4, seed=1), random_clicks(8, 30, 1, seed=2)
+    assert data_signature(train, fold_in, target) == {
+        "train_users": 40,
+        "items": 30,
+        "train_interactions": 240,
+        "validation_users": 8,
+        "validation_interactions": 40,
     }
+
+
+def test_searching_a_setting_the_model_ignores_fails_and_says_why():
+    annealed = ["anneal_cap", "anneal_share", "model.latent_dim"]
+    check_searched_settings_apply(TRAINING, annealed)
+    recvae = {**TRAINING, "model": {**TRAINING["model"], "kind": "recvae", "gamma": 0.005}}
+    check_searched_settings_apply(recvae, ["model.gamma", "learning_rate"])
+    with pytest.raises(ValueError, match=r"\['anneal_cap', 'anneal_share'\].*recvae has no"):
+        check_searched_settings_apply(recvae, annealed)
+    multdae = {**TRAINING, "model": {**TRAINING["model"], "kind": "multdae"}}
+    with pytest.raises(ValueError, match=r"\['anneal_cap'\].*multdae has no"):
+        check_searched_settings_apply(multdae, ["anneal_cap"])
+    paper_schedule = {**TRAINING, "total_anneal_steps": 200000}
+    with pytest.raises(ValueError, match=r"\['anneal_share'\].*total_anneal_steps sets"):
+        check_searched_settings_apply(paper_schedule, annealed)
+    with pytest.raises(ValueError, match=r"\['anneal_share'\]"):
+        check_searched_settings_apply(TRAINING, ["anneal_share", "total_anneal_steps"])
+    check_searched_settings_apply(paper_schedule, ["anneal_cap", "total_anneal_steps"])
 
 
 def test_current_values_read_dotted_names_and_a_shared_layer_width():

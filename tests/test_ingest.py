@@ -22,7 +22,7 @@ import pooch
 import pytest
 
 from vaeops.data import sources
-from vaeops.data.ingest import DATASETS, load_gowalla_split, load_interactions, load_item_metadata
+from vaeops.data.ingest import DATASETS, load_given_split, load_interactions, load_item_metadata
 from vaeops.data.lightgcn import read_user_items
 from vaeops.errors import DataError
 
@@ -380,7 +380,7 @@ def test_missing_path_and_incomplete_folder(tmp_path):
         load_interactions("ml-100k", tmp_path, path=tmp_path)
     with pytest.raises(DataError, match="pass the folder"):
         (tmp_path / "train.txt").write_text("0 1\n")
-        load_gowalla_split(tmp_path, path=tmp_path / "train.txt")
+        load_given_split("gowalla", tmp_path, path=tmp_path / "train.txt")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -421,11 +421,26 @@ def test_custom_parquet_keeps_its_id_type_and_maps_columns(tmp_path):
 def test_gowalla_split_with_a_user_without_items(tmp_path):
     (tmp_path / "train.txt").write_text("0 1 2\n5\n\n1 3 \n")
     (tmp_path / "test.txt").write_text("0 4\n1\n")
-    train, test = load_gowalla_split(tmp_path / "raw", path=tmp_path)
+    train, test = load_given_split("gowalla", tmp_path / "raw", path=tmp_path)
     assert train.to_dict("list") == {"user": [0, 0, 1], "item": [1, 2, 3]}
     assert test.to_dict("list") == {"user": [0], "item": [4]}
     union = load_interactions("gowalla", tmp_path / "raw", path=tmp_path)
     assert len(union) == 4 and list(union.columns) == ["user", "item"]
+
+
+def test_any_lightgcn_format_folder_is_a_given_split_but_needs_its_path(tmp_path):
+    folder = tmp_path / "yelp2018"
+    folder.mkdir()
+    (folder / "train.txt").write_text("10 3 4\n11 4\n")
+    (folder / "test.txt").write_text("10 5\n11 3 6\n")
+    train, test = load_given_split("lightgcn", tmp_path / "raw", path=folder)
+    assert train.to_dict("list") == {"user": [10, 10, 11], "item": [3, 4, 4]}
+    assert test.to_dict("list") == {"user": [10, 11, 11], "item": [5, 3, 6]}
+    assert len(load_interactions("lightgcn", tmp_path / "raw", path=folder)) == 6
+    with pytest.raises(DataError, match="has no download: set the dataset's `path`"):
+        load_given_split("lightgcn", tmp_path / "raw")
+    with pytest.raises(DataError, match="ships no train/test split.*gowalla, lightgcn"):
+        load_given_split("ml-100k", tmp_path / "raw", path=folder)
 
 
 def test_lightgcn_reader_gives_the_pairs_in_file_order():
@@ -440,7 +455,7 @@ def test_gowalla_line_with_a_non_integer_id(tmp_path):
     (tmp_path / "train.txt").write_text("0 1\n1 x\n")
     (tmp_path / "test.txt").write_text("0 2\n")
     with pytest.raises(DataError, match="train.txt line 2"):
-        load_gowalla_split(tmp_path / "raw", path=tmp_path)
+        load_given_split("gowalla", tmp_path / "raw", path=tmp_path)
 
 
 def test_metadata_missing_next_to_a_local_file_warns_and_returns_none(tmp_path, logs):
@@ -471,7 +486,7 @@ def test_ml_latest_small_from_shared_data(tmp_path):
 
 
 def test_gowalla_from_shared_data(tmp_path):
-    train, test = load_gowalla_split(tmp_path, path=shared_folder("gowalla"))
+    train, test = load_given_split("gowalla", tmp_path, path=shared_folder("gowalla"))
     assert (len(train), len(test)) == (810_128, 217_242)
     union = pd.concat([train, test])
     assert (union["user"].nunique(), union["item"].nunique()) == (29_858, 40_981)

@@ -41,8 +41,9 @@ def post(url: str, payload) -> tuple[int, dict]:
 
 
 @pytest.fixture(scope="module")
-def champion(ml100k_interactions, tmp_path_factory) -> str:
-    """A small Mult-VAE trained on MovieLens 100K, registered as champion; the store's URI."""
+def champion(ml100k_interactions, tmp_path_factory) -> tuple[str, list[int]]:
+    """A small Mult-VAE trained on MovieLens 100K, registered as champion; the store's URI
+    and the model's item catalogue."""
     folder = tmp_path_factory.mktemp("served")
     split = liang_split(ml100k_interactions)
     config = ModelConfig(
@@ -61,24 +62,29 @@ def champion(ml100k_interactions, tmp_path_factory) -> str:
     with tracking_into(folder) as client, mlflow.start_run():
         ModelRegistry(MODEL).register(
             trained,
-            metrics={},
-            data_tags={"dataset": "ml-100k"},
-            serving={"default_k": 10, "max_k": 100},
+            tags={"dataset": "ml-100k"},
+            serving={
+                "default_k": 10,
+                "max_k": 100,
+                "max_histories": 50,
+                "max_history_length": 2000,
+            },
             aliases=(CHAMPION,),
         )
         uri = client.tracking_uri
-    return uri
+    return uri, trained.item_ids().tolist()
 
 
 @pytest.fixture(scope="module")
 def server(champion, tmp_path_factory):
     """The real scoring server on loopback, stopped (with its workers) after the tests."""
+    uri, _ = champion
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     venv_bin = str(Path(sys.executable).parent)  # the server runs `uvicorn` from PATH
     env = {
         **os.environ,
-        "MLFLOW_TRACKING_URI": champion,
+        "MLFLOW_TRACKING_URI": uri,
         "PATH": f"{venv_bin}:{os.environ['PATH']}",
     }
     with open(log_path, "w") as log:
@@ -139,6 +145,7 @@ def test_the_served_champion_answers_valid_unknown_empty_and_malformed_requests(
     assert not {STAR_WARS, EMPIRE, JEDI} & set(answer["items"])
     assert answer["scores"] == sorted(answer["scores"], reverse=True)
     assert answer["fallback"] is False and answer["n_unknown_items"] == 0
+    assert answer["reason"] is None
 
     status, body = post(
         invocations,
@@ -156,8 +163,10 @@ def test_the_served_champion_answers_valid_unknown_empty_and_malformed_requests(
         unknown["n_unknown_items"] == 2 and not unknown["fallback"] and len(unknown["items"]) == 5
     )
     assert empty["fallback"] is True and len(empty["items"]) == 10
+    assert empty["reason"] == "empty history: most popular items"
     assert only_unknown["fallback"] is True and only_unknown["n_unknown_items"] == 1
     assert only_unknown["items"] == empty["items"]
+    assert only_unknown["reason"] == "no history item is known to the model: most popular items"
 
     malformed = [
         (
@@ -170,6 +179,14 @@ def test_the_served_champion_answers_valid_unknown_empty_and_malformed_requests(
         ({"dataframe_records": [{"history": ["Star Wars"]}]}, "history"),
         ({"dataframe_records": [{"history": [STAR_WARS], "exclude_seen": "no"}]}, "exclude_seen"),
         (b"{not json", "valid JSON"),
+        (
+            {"dataframe_records": [{"history": [STAR_WARS]}] * 51},
+            "the request holds 51 histories; at most 50 are answered per request",
+        ),
+        (
+            {"dataframe_records": [{"history": [STAR_WARS] * 2001}]},
+            "request 0: the history holds 2001 items; at most 2000 are accepted",
+        ),
     ]
     for payload, message in malformed:
         status, body = post(invocations, payload)
@@ -178,3 +195,12 @@ def test_the_served_champion_answers_valid_unknown_empty_and_malformed_requests(
 
     status, body = post(invocations, {"dataframe_records": [{"history": [STAR_WARS], "k": 3}]})
     assert status == 200 and len(body["predictions"][0]["items"]) == 3  # still serving
+
+
+def test_a_history_of_the_whole_catalogue_gets_no_items_and_the_reason(server, champion):
+    _, catalogue = champion
+    status, body = post(f"{server}/invocations", {"dataframe_records": [{"history": catalogue}]})
+    assert status == 200
+    (answer,) = body["predictions"]
+    assert answer["items"] == [] and answer["fallback"] is False
+    assert answer["reason"] == "the history covers the whole catalogue: nothing left to recommend"

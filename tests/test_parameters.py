@@ -120,10 +120,9 @@ def test_overrides_merged_over_a_block_need_only_some_keys_but_only_its_keys(shi
         "benchmark.autoencoders.multdae.model.latent_dm: unknown key; valid keys of "
         "benchmark.autoencoders.multdae.model: kind, hidden_dims, latent_dim, dropout"
     )
-    params = changed(shipped, "benchmark_given_split.autoencoders.multvae.precision", "fp8")
+    params = changed(shipped, "benchmark.autoencoders.multvae.precision", "fp8")
     assert problems(params) == [
-        "benchmark_given_split.autoencoders.multvae.precision: "
-        "expected 'auto', 'fp32' or 'bf16', got 'fp8'"
+        "benchmark.autoencoders.multvae.precision: expected 'auto', 'fp32' or 'bf16', got 'fp8'"
     ]
     params = changed(shipped, "augmentation.regimes.full.mlp", {"epochs": -3})
     assert problems(params) == [

@@ -43,15 +43,15 @@ def test_a_logged_model_loads_back_without_pickle_and_answers_like_the_core(
 ):
     train, config, model = trained
     popularity = np.asarray(train.sum(axis=0)).ravel()
-    training_users = pd.Series([f"user-{row}" for row in range(train.shape[0])])
+    seen_users = pd.Series([f"user-{row}" for row in range(train.shape[0] + 5)])
     with mlflow.start_run():
         info = log_recommender(
             model.state_dict(),
             config.to_dict(),
             pd.Series(ITEM_IDS),
             popularity,
-            training_users,
-            {"default_k": 5, "max_k": 20},
+            seen_users,
+            {"default_k": 5, "max_k": 20, "max_histories": 4, "max_history_length": 30},
         )
     loaded = mlflow.pyfunc.load_model(info.model_uri)
 
@@ -61,6 +61,8 @@ def test_a_logged_model_loads_back_without_pickle_and_answers_like_the_core(
     assert set(weights) == set(model.state_dict())
     inputs = {spec.name: repr(spec.type) for spec in loaded.metadata.get_input_schema().inputs}
     assert inputs["history"] == "Array(long)"
+    outputs = {spec.name: spec for spec in loaded.metadata.get_output_schema().inputs}
+    assert repr(outputs["reason"].type) == "string" and not outputs["reason"].required
 
     known_user = np.array(ITEM_IDS)[train[0].indices].tolist()  # a training user's own history
     new_user = [COMMUNITY_A[0], COMMUNITY_A[5]]
@@ -75,7 +77,7 @@ def test_a_logged_model_loads_back_without_pickle_and_answers_like_the_core(
     core = Recommender(model, ITEM_IDS, popularity, default_k=5, max_k=20).recommend(
         [Request(known_user, k=3), Request(new_user), Request([COMMUNITY_A[0]], k=2), Request([])]
     )
-    assert list(answers.columns) == ["items", "scores", "fallback", "n_unknown_items"]
+    assert list(answers.columns) == ["items", "scores", "fallback", "n_unknown_items", "reason"]
     for (_, answer), expected in zip(answers.iterrows(), core, strict=True):
         assert list(answer["items"]) == expected.items
         np.testing.assert_allclose(answer["scores"], expected.scores, rtol=1e-5)
@@ -84,9 +86,13 @@ def test_a_logged_model_loads_back_without_pickle_and_answers_like_the_core(
     assert len(answers["items"][1]) == 5  # default k
     assert answers["n_unknown_items"].tolist() == [0, 0, 2, 0]
     assert answers["fallback"].tolist() == [False, False, False, True]
+    assert answers["reason"].tolist() == [None, None, None, "empty history: most popular items"]
 
-    assert loaded.unwrap_python_model().training_users().tolist() == training_users.tolist()
+    assert loaded.unwrap_python_model().seen_users().tolist() == seen_users.tolist()
 
     with pytest.raises(MlflowException, match="k=21 is invalid") as refused:
         loaded.predict(pd.DataFrame({"history": [[COMMUNITY_A[0]]], "k": [21]}))
+    assert refused.value.get_http_status_code() == 400
+    with pytest.raises(MlflowException, match="holds 5 histories; at most 4") as refused:
+        loaded.predict(pd.DataFrame({"history": [[COMMUNITY_A[0]]] * 5}))
     assert refused.value.get_http_status_code() == 400

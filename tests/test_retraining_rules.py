@@ -20,13 +20,16 @@ from vaeops.recommenders.models import ModelConfig, build_model
 from vaeops.recommenders.retraining import (
     RetrainingFacts,
     RetrainingInProgress,
-    challenger_wins,
+    ServingContract,
+    catalogue_overlap,
     comparison_scores,
+    contract_breaches,
     decision_metrics,
     decision_record,
     exclusive_lock,
     held_out_histories,
     interactions_fingerprint,
+    item_id_type,
     metric_depth,
     retraining_outcome,
 )
@@ -97,14 +100,6 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path):
         pass
 
 
-def test_promotion_needs_a_win_by_more_than_the_margin():
-    assert challenger_wins(champion_score=0.40, challenger_score=0.42, margin=0.01)
-    assert not challenger_wins(champion_score=0.40, challenger_score=0.405, margin=0.01)
-    assert not challenger_wins(champion_score=0.40, challenger_score=0.41, margin=0.01 + 1e-12)
-    assert not challenger_wins(champion_score=0.40, challenger_score=math.nan, margin=-1.0)
-    assert challenger_wins(champion_score=0.40, challenger_score=0.0, margin=-1.0)
-
-
 def test_only_ranking_metrics_with_a_depth_can_decide():
     assert metric_depth("ndcg_at_100") == 100
     assert metric_depth("recall_at_20") == 20
@@ -120,17 +115,31 @@ def test_the_lock_file_names_its_holder_only_while_held(tmp_path):
     assert lock_file.read_text() == ""
 
 
-RULES = RetrainingFacts(metric="ndcg_at_100", margin=0.01)
-# A champion exists, the data are new and bigger, a challenger was trained and scored.
+RULES = RetrainingFacts(
+    metric="ndcg_at_100", rope=0.01, promotion_probability=0.95, min_catalogue_overlap=0.9
+)
+ML_100K = ServingContract(
+    dataset="ml-100k",
+    dataset_path=None,
+    item_id_type="int",
+    request_fields=("history: Array(long)", "k: Any (optional)"),
+    answer_fields=("items: Array(long)", "fallback: boolean"),
+)
+# A champion exists, the data are new and bigger and serve the same clients, a
+# challenger was trained and scored.
 COMPARED = replace(
     RULES,
     champion_version="1",
     champion_n_users=300,
     n_users=360,
+    champion_contract=ML_100K,
+    challenger_contract=ML_100K,
+    catalogue_overlap=1.0,
     challenger_version="2",
     n_comparison_users=20,
     champion_metric=0.40,
     challenger_metric=0.42,
+    p_challenger_better=0.97,
 )
 
 
@@ -158,12 +167,35 @@ COMPARED = replace(
             "first_model_invalid",
             r"ndcg_at_100 is not finite",
         ),
-        (COMPARED, "promoted", r"0\.4200 vs champion 0\.4000 \+ margin 0\.01 on 20 held-out"),
-        (replace(COMPARED, challenger_metric=0.405), "kept_champion", r"champion version 1 kept"),
         (
-            replace(COMPARED, n_comparison_users=0, champion_metric=None, challenger_metric=None),
+            COMPARED,
+            "promoted",
+            r"P\(challenger better\) = 0\.970 \(ROPE \+-0\.01; ndcg_at_100 0\.4200 vs "
+            r"champion 0\.4000\) on 20 fresh held-out users, at least 0\.95",
+        ),
+        (
+            replace(COMPARED, p_challenger_better=0.6),
             "kept_champion",
-            r"cannot be compared fairly",
+            r"0\.600 .* below 0\.95: champion version 1 kept",
+        ),
+        (
+            replace(COMPARED, n_comparison_users=1, p_challenger_better=None),
+            "kept_champion",
+            r"1 held-out user\(s\) .* are fresh .* at least 2",
+        ),
+        (
+            replace(
+                COMPARED,
+                challenger_contract=replace(ML_100K, dataset="custom", dataset_path="shop.csv"),
+            ),
+            "incompatible",
+            r"cannot replace champion version 1: the champion was trained on ml-100k, the "
+            r"challenger on custom data at shop\.csv\. Champion kept",
+        ),
+        (
+            replace(COMPARED, catalogue_overlap=0.5, n_users=250),  # before the user count
+            "incompatible",
+            r"knows 50\.0% of the champion's items, less than .*=0\.9",
         ),
     ],
 )
@@ -187,7 +219,7 @@ def test_flags_lift_the_data_rules_and_unmeasured_facts_decide_nothing():
 
 def test_an_unsupported_metric_is_refused_before_anything_runs():
     with pytest.raises(DataError, match="ndcg_at_K or recall_at_K"):
-        RetrainingFacts(metric="precision_at_10", margin=0.0)
+        replace(RULES, metric="precision_at_10")
 
 
 def test_the_decision_metrics_hold_what_was_measured():
@@ -197,6 +229,8 @@ def test_the_decision_metrics_hold_what_was_measured():
         "retraining/champion_ndcg_at_100": 0.40,
         "retraining/challenger_ndcg_at_100": 0.42,
         "retraining/n_comparison_users": 20,
+        "retraining/p_challenger_better": 0.97,
+        "retraining/catalogue_overlap": 1.0,
         "test/ndcg_at_100": 0.41,
     }
     locked = replace(RULES, lock_refusal="busy")
@@ -222,29 +256,96 @@ def test_held_out_histories_speak_original_ids_and_skip_users_without_targets():
     assert [ids.tolist() for ids in frame["target"]] == [[20], [20, 30]]
 
 
-def test_only_users_the_champion_never_trained_on_are_compared():
-    held_out = pd.DataFrame(
-        {
-            "user": ["anna", "bob"],
-            "fold_in": [[100], [101]],
-            "target": [[102], [103]],
-        }
-    )
+HELD_OUT = pd.DataFrame(
+    {
+        "user": ["anna", "bob", "cleo"],
+        "fold_in": [[100], [101], [100]],
+        "target": [[102], [102], [103]],
+    }
+)
+
+
+def test_only_users_the_champion_never_trained_or_validated_on_are_compared():
     champion = popularity_recommender([0, 1, 0])  # ranks 103 first
     challenger = popularity_recommender([1, 0, 0])  # ranks 102 first
-    fresh = comparison_scores(held_out, "ndcg_at_1", challenger, champion, ["bob"])
-    assert fresh == {"n_comparison_users": 1, "champion_metric": 0.0, "challenger_metric": 1.0}
-    none_fresh = comparison_scores(held_out, "ndcg_at_1", challenger, champion, ["anna", "bob"])
+    # cleo validated the champion (early stopping chose its epoch on her): she would flatter it.
+    fresh = comparison_scores(HELD_OUT, "ndcg_at_1", 0.01, challenger, champion, ["cleo", "dan"])
+    assert fresh == {
+        "n_comparison_users": 2,
+        "champion_metric": 0.0,
+        "challenger_metric": 1.0,
+        "p_challenger_better": 1.0,  # better on every fresh user
+    }
+    one_fresh = comparison_scores(
+        HELD_OUT, "ndcg_at_1", 0.01, challenger, champion, ["bob", "cleo"]
+    )
+    assert one_fresh["n_comparison_users"] == 1 and one_fresh["p_challenger_better"] is None
+    none_fresh = comparison_scores(
+        HELD_OUT, "ndcg_at_1", 0.01, challenger, champion, ["anna", "bob", "cleo"]
+    )
     assert none_fresh == {
         "n_comparison_users": 0,
         "champion_metric": None,
         "challenger_metric": None,
+        "p_challenger_better": None,
     }
-    first = comparison_scores(held_out, "ndcg_at_1", challenger)
-    assert first == {"n_comparison_users": 2, "champion_metric": None, "challenger_metric": 0.5}
+    first = comparison_scores(HELD_OUT, "ndcg_at_1", 0.01, challenger)
+    assert first == {
+        "n_comparison_users": 3,
+        "champion_metric": None,
+        "challenger_metric": pytest.approx(2 / 3),
+        "p_challenger_better": None,
+    }
+
+
+def test_a_dominating_challenger_is_promoted_and_a_tied_one_is_not():
+    champion = popularity_recommender([0, 1, 0])
+    held_out = HELD_OUT.iloc[:2]  # both target 102, which only the challenger ranks first
+    for challenger, promoted in (
+        (popularity_recommender([1, 0, 0]), True),
+        (popularity_recommender([0, 1, 0]), False),  # the champion's twin: P(better) = 0
+    ):
+        scores = comparison_scores(held_out, "ndcg_at_1", RULES.rope, challenger, champion)
+        facts = replace(COMPARED, **scores)
+        assert facts.p_challenger_better == (1.0 if promoted else 0.0)
+        assert retraining_outcome(facts).promoted is promoted
 
 
 def popularity_recommender(popularity: list[float]) -> Recommender:
     """Items 102-104, none of them in a fold-in above, so every answer is by ``popularity``."""
     model = build_model(ModelConfig(kind="multdae", n_items=3, hidden_dims=[], latent_dim=2))
     return Recommender(model, [102, 103, 104], np.array(popularity, dtype=float))
+
+
+def test_a_challenger_must_keep_the_champions_data_ids_requests_and_answers():
+    same = contract_breaches(ML_100K, ML_100K, overlap=0.95, min_overlap=0.9)
+    assert same == []
+    more_answers = replace(ML_100K, answer_fields=(*ML_100K.answer_fields, "reason: string"))
+    assert contract_breaches(ML_100K, more_answers, overlap=1.0, min_overlap=0.9) == []
+
+    string_ids = replace(
+        ML_100K,
+        item_id_type="str",
+        request_fields=("history: Array(string)", "k: Any (optional)"),
+        answer_fields=("items: Array(string)", "fallback: boolean"),
+    )
+    assert contract_breaches(ML_100K, string_ids, overlap=0.0, min_overlap=0.9) == [
+        "the challenger's item ids are str, the champion's int",
+        "requests would change from [history: Array(long), k: Any (optional)] to "
+        "[history: Array(string), k: Any (optional)]",
+        "answers would lose or change [items: Array(long)]",
+        "the challenger knows 0.0% of the champion's items, less than "
+        "retraining.min_catalogue_overlap=0.9",
+    ]
+    moved = replace(ML_100K, dataset="custom", dataset_path="clicks.csv")
+    other_file = replace(moved, dataset_path="other.csv")
+    assert contract_breaches(moved, other_file, overlap=1.0, min_overlap=0.9) == [
+        "the champion was trained on custom data at clicks.csv, the challenger on custom "
+        "data at other.csv"
+    ]
+
+
+def test_the_catalogue_overlap_is_the_share_of_the_champions_items_the_challenger_knows():
+    assert catalogue_overlap([1, 2, 3, 4], [2, 3, 4, 5, 6, 7]) == 0.75
+    assert catalogue_overlap([1, 2], ["1", "2"]) == 0.0  # ids of another type are other items
+    assert (item_id_type(np.array([50, 172])), item_id_type(pd.Series(["sku-1"]))) == ("int", "str")

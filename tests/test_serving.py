@@ -10,7 +10,14 @@ import torch
 from vaeops.errors import DataError
 from vaeops.recommenders.metrics import evaluate
 from vaeops.recommenders.models import ModelConfig, build_model
-from vaeops.recommenders.serving import Recommender, Request, ranking_quality
+from vaeops.recommenders.serving import (
+    EMPTY_HISTORY,
+    NO_KNOWN_ITEM,
+    WHOLE_CATALOGUE,
+    Recommender,
+    Request,
+    ranking_quality,
+)
 from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 
 # Two communities of 10 items each; ids are deliberately not column numbers.
@@ -78,6 +85,7 @@ def test_a_new_users_history_is_folded_in_to_recommend_from_its_community(traine
         [Request([100, 103, 107]), Request([201, 204])]
     )
     assert not answer_a.fallback and not answer_b.fallback
+    assert answer_a.reason is None and answer_b.reason is None
     assert len(answer_a.items) == 5  # default_k
     assert set(answer_a.items) <= set(COMMUNITY_A) - {100, 103, 107}
     assert set(answer_b.items) <= set(COMMUNITY_B) - {201, 204}
@@ -119,6 +127,7 @@ def test_an_empty_or_all_unknown_history_gets_flagged_popularity():
     recommender = untrained_recommender(popularity=np.array([5.0, 1.0, 0.0, 4.0] + [0.0] * 16))
     empty, unknown = recommender.recommend([Request([], k=3), Request([7, 8], k=2)])
     assert empty.fallback and unknown.fallback
+    assert (empty.reason, unknown.reason) == (EMPTY_HISTORY, NO_KNOWN_ITEM)
     assert empty.items == [100, 103, 101]
     assert empty.scores == pytest.approx([0.5, 0.4, 0.1])  # shares of the 10 training clicks
     assert unknown.items == [100, 103] and unknown.n_unknown_items == 2
@@ -130,7 +139,30 @@ def test_exclude_seen_decides_whether_history_items_come_back():
         [Request([100, 101, 102], k=20), Request([100, 101, 102], k=20, exclude_seen=False)]
     )
     assert len(excluded.items) == 17 and not {100, 101, 102} & set(excluded.items)
-    assert len(included.items) == 20
+    assert excluded.reason == "the history leaves 17 of the catalogue's items to recommend"
+    assert len(included.items) == 20 and included.reason is None
+
+
+def test_a_history_of_the_whole_catalogue_gets_no_items_and_says_why():
+    recommender = untrained_recommender()
+    everything, all_but_one, small_catalogue = recommender.recommend(
+        [Request(ITEM_IDS), Request(ITEM_IDS[1:]), Request([100], k=50, exclude_seen=False)]
+    )
+    assert everything.items == [] and everything.scores == []
+    assert not everything.fallback and everything.reason == WHOLE_CATALOGUE
+    assert all_but_one.items == [100]
+    assert all_but_one.reason == "the history leaves 1 of the catalogue's items to recommend"
+    assert len(small_catalogue.items) == 20
+    assert small_catalogue.reason == "k exceeds the catalogue's 20 items"
+
+
+def test_oversized_requests_are_refused_with_the_limit():
+    recommender = untrained_recommender(max_histories=3, max_history_length=4)
+    assert len(recommender.recommend([Request([100, 101, 102, 103])] * 3)) == 3  # at the limits
+    with pytest.raises(DataError, match="holds 4 histories; at most 3 are answered per request"):
+        recommender.recommend([Request([100])] * 4)
+    with pytest.raises(DataError, match="request 1: the history holds 5 items; at most 4"):
+        recommender.recommend([Request([100]), Request([100, 101, 102, 103, 104])])
 
 
 def test_string_item_ids_work_as_given():

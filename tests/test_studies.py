@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import mlflow
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 import scipy.sparse as sp
 from optuna.trial import TrialState
 
+from vaeops.errors import DataError
 from vaeops.integrations import studies
 from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import TrainingConfig, TrainingDiverged, train_autoencoder
@@ -286,7 +288,7 @@ def test_search_space_entries_map_to_suggestions_and_bad_entries_say_how_to_fix_
         studies.StudySettings.from_params({"name": "s", "storage": None, "sampler_seed": 1})
 
 
-def test_the_configuration_in_use_is_enqueued_once_and_only_inside_the_space(caplog):
+def test_the_configuration_in_use_is_enqueued_until_evaluated_and_only_inside_the_space(caplog):
     space = studies.flatten_search_space({"anneal_cap": {"type": "float", "low": 0.0, "high": 1.0}})
     study = optuna.create_study()
     studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
@@ -294,7 +296,24 @@ def test_the_configuration_in_use_is_enqueued_once_and_only_inside_the_space(cap
     [waiting] = study.trials
     assert waiting.state == TrialState.WAITING
     assert waiting.user_attrs == {"enqueued": "defaults"}
-    assert study.ask().suggest_float("anneal_cap", 0.0, 1.0) == 0.2
+    interrupted = study.ask()
+    assert interrupted.suggest_float("anneal_cap", 0.0, 1.0) == 0.2
+    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    assert len(study.trials) == 1, "a running trial with the values counts"
+
+    # Its worker was interrupted: the values were never evaluated, so they are queued again.
+    study.tell(interrupted, state=TrialState.FAIL)
+    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    assert [trial.state for trial in study.trials] == [TrialState.FAIL, TrialState.WAITING]
+    study.optimize(lambda trial: trial.suggest_float("anneal_cap", 0.0, 1.0), n_trials=1)
+    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    studies.enqueue_if_in_space(study, {"anneal_cap": 0.3}, space, source="new defaults")
+    assert [(trial.state, trial.params) for trial in study.trials] == [
+        (TrialState.FAIL, {"anneal_cap": 0.2}),
+        (TrialState.COMPLETE, {"anneal_cap": 0.2}),
+        (TrialState.WAITING, {}),
+    ]
+    assert study.trials[2].user_attrs == {"enqueued": "new defaults"}
 
     outside = optuna.create_study()
     with caplog.at_level("INFO", logger=studies.__name__):
@@ -327,3 +346,84 @@ def test_run_summary_counts_only_the_trials_this_run_added():
         "n_trials_by_state": {"complete": 2, "pruned": 1, "fail": 0},
         "seconds": 2.5,
     }
+
+
+def test_the_objective_is_named_and_child_runs_log_the_parameters_as_mapped(parent_run):
+    study = studies.open_study(
+        studies.StudySettings(name="named", storage=None, sampler=TPE, pruner=NO_PRUNING)
+    )
+
+    studies.run_trials(
+        study,
+        lambda trial: trial.suggest_float("x", 0.0, 1.0),
+        n_trials=1,
+        value_name="score",
+        logged_params=lambda values: {f"block.{name}": value for name, value in values.items()},
+    )
+
+    assert study.metric_names == ["score"]
+    [child] = child_runs(parent_run).values()
+    assert child.data.params == {"block.x": str(study.trials[0].params["x"])}
+
+
+def test_a_trial_whose_worker_died_is_failed_retried_and_its_runs_end_killed(
+    parent_run, tracking_uri, tmp_path
+):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    heartbeat = {"heartbeat_interval": 1, "grace_period": 1}
+    # A worker that dies mid-trial, after a heartbeat, with its trial and MLflow runs open.
+    worker = textwrap.dedent(
+        f"""
+        import os, time
+        import mlflow
+        from vaeops.integrations import studies
+
+        settings = studies.StudySettings(name="stale", storage={storage!r},
+                                         sampler={{"name": "RandomSampler", "seed": 0}},
+                                         pruner={{"name": "NopPruner"}}, **{heartbeat!r})
+
+        def objective(trial):
+            trial.suggest_float("x", 0.0, 1.0)
+            time.sleep(1.5)
+            os._exit(9)
+
+        with mlflow.start_run(experiment_id={parent_run.info.experiment_id!r}):
+            studies.run_trials(studies.open_study(settings), objective, n_trials=1)
+        """
+    )
+    env = {name: value for name, value in os.environ.items() if name != "MLFLOW_EXPERIMENT_ID"}
+    env.update(MLFLOW_TRACKING_URI=tracking_uri)
+    died = subprocess.run(
+        [sys.executable, "-c", worker], env=env, capture_output=True, text=True, timeout=240
+    )
+    assert died.returncode == 9, died.stderr
+    time.sleep(2)  # past the grace period
+
+    settings = studies.StudySettings(
+        name="stale", storage=storage, sampler=TPE, pruner=NO_PRUNING, **heartbeat
+    )
+    study = studies.open_study(settings)
+    stale, retry = study.trials
+    assert stale.state == TrialState.FAIL and retry.state == TrialState.WAITING
+    assert retry.params == stale.params
+    client = mlflow.MlflowClient()
+    dead_child = client.get_run(stale.user_attrs[studies.MLFLOW_RUN_ID])
+    dead_parent = client.get_run(dead_child.data.tags["mlflow.parentRunId"])
+    assert (dead_child.info.status, dead_parent.info.status) == ("KILLED", "KILLED")
+    assert dead_child.data.tags["optuna.state"] == "FAIL"
+
+    studies.run_trials(study, lambda trial: trial.suggest_float("x", 0.0, 1.0), n_trials=1)
+    retried = study.trials[1]
+    assert retried.state == TrialState.COMPLETE and retried.value == stale.params["x"]
+    retry_run = client.get_run(retried.user_attrs[studies.MLFLOW_RUN_ID])
+    assert retry_run.data.tags["optuna.retry_of_run"] == dead_child.info.run_id
+    assert retry_run.data.tags["mlflow.parentRunId"] == parent_run.info.run_id
+
+
+def test_a_study_records_its_data_and_refuses_trials_on_other_data():
+    study = optuna.create_study()
+    studies.check_study_data(study, {"items": 10, "train_users": 5})
+    studies.check_study_data(study, {"items": 10, "train_users": 5})
+    assert study.user_attrs["data"] == {"items": 10, "train_users": 5}
+    with pytest.raises(DataError, match=r"other data \(.*'items': 10.*\) than this run reads"):
+        studies.check_study_data(study, {"items": 11, "train_users": 5})

@@ -174,3 +174,15 @@ def test_a_checkpoint_is_replaced_atomically(tmp_path):
     assert saved["loop"]["epochs_done"] == 2
     assert set(saved["loop"]) >= {"model", "optimizers", "shuffle", "torch_rng", "update_count"}
     assert saved["progress"]["best_state"] is not None
+
+
+def test_a_run_resumed_after_it_stopped_early_trains_no_further(tmp_path):
+    train, fold_in, target = small_problem()
+    config = TrainingConfig(
+        epochs=20, batch_size=50, learning_rate=0.0, patience=2, anneal_share=0.0, device="cpu"
+    )
+    checkpoint = Checkpointing(tmp_path / "run.pt", every=100)  # written when it stops
+    first = train_autoencoder(VAE, train, fold_in, target, config, checkpointing=checkpoint)
+    again = train_autoencoder(VAE, train, fold_in, target, config, checkpointing=checkpoint)
+    assert first.stopped_epoch == again.stopped_epoch == 3
+    assert len(again.history) == 3

@@ -5,9 +5,23 @@ import warnings
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from vaeops.integrations.hooks import DataErrorHooks, ParameterCheckHooks
+from vaeops.integrations.hooks import (
+    DataErrorHooks,
+    MlflowRecordHooks,
+    ParameterCheckHooks,
+    RunSummaryHooks,
+)
+from vaeops.integrations.run_status import RunStatusHooks
+from vaeops.integrations.tracking_server import TrackingServerHooks
 
-HOOKS = (ParameterCheckHooks(), DataErrorHooks())
+HOOKS = (
+    ParameterCheckHooks(),
+    DataErrorHooks(),
+    TrackingServerHooks(),
+    RunStatusHooks(),
+    MlflowRecordHooks(),
+    RunSummaryHooks(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

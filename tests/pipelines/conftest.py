@@ -40,21 +40,22 @@ def run_kedro(kedro_project):
         with KedroSession.create(
             project_path=kedro_project, runtime_params=runtime_params
         ) as session:
-            return session.run(pipeline_name=pipeline_name)
+            return session.run(pipeline_names=[pipeline_name])
 
     return run
 
 
 @pytest.fixture
 def nested_runs(kedro_project):
-    """``(client, children)`` of the project's run named ``parent_name``: its nested
-    child runs by name, as the benchmark pipelines log one per model."""
+    """``(client, parent, children)`` of the project's run of pipeline ``parent_name``
+    (run names start with the pipeline: ``benchmark · ml-100k``): its nested child
+    runs by name, as the benchmark pipelines log one per model."""
 
     def find(parent_name: str):
         client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{kedro_project / 'mlflow.db'}")
         experiment = client.get_experiment_by_name("vaeops")
         runs = client.search_runs([experiment.experiment_id])
-        parent = next(run for run in runs if run.info.run_name == parent_name)
+        parent = next(run for run in runs if run.info.run_name.split(" · ")[0] == parent_name)
         children = {
             run.info.run_name: run
             for run in runs

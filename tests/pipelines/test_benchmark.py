@@ -6,7 +6,8 @@ import pytest
 
 from tests.markdown_tables import markdown_tables
 
-ALL_MODELS = ["popularity", "ease", "itemknn", "mf", "multvae", "multdae"]
+ALL_MODELS = ["popularity", "ease", "itemknn", "mf", "multvae", "multdae", "recvae"]
+AUTOENCODERS = ["multvae", "multdae", "recvae"]
 TABLE_METRICS = (
     "ndcg_at_100",
     "recall_at_20",
@@ -25,7 +26,11 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
     run_kedro(
         "benchmark",
         training={"epochs": 4},
-        benchmark={"baselines": {"mf": {"epochs": 2}}, "bootstrap_samples": 2000},
+        benchmark={
+            "baselines": {"mf": {"epochs": 2}, "ease": {"l2": [50.0, 500.0]}},
+            "autoencoders": {"recvae": {"epochs": 2}},  # 4 passes an epoch
+            "bootstrap_samples": 2000,
+        },
     )
 
     report = json.loads((kedro_project / "data/08_reporting/benchmark_report.json").read_text())
@@ -35,6 +40,18 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
             assert 0.0 <= values[metric] <= 1.0, (name, metric)
         assert values["train_seconds"] > 0
     assert report["models"]["ease"]["ndcg_at_100"] > report["models"]["popularity"]["ndcg_at_100"]
+    assert report["protocol"]["validation_users"] == 93 and report["protocol"]["refit"] is False
+    choices = report["choices"]
+    assert [value["l2"] for value in choices["ease"]["grid"]] == [50.0, 500.0]
+    assert [value["k"] for value in choices["itemknn"]["grid"]] == [50, 100, 200]
+    best = max(choices["ease"]["grid"], key=lambda value: value["validation_ndcg_at_100"])
+    assert choices["ease"]["chosen"]["l2"] == best["l2"]
+    assert choices["mf"] == choices["popularity"] == {}  # nothing to choose
+    epochs = {"multvae": 4, "multdae": 4, "recvae": 2}
+    for name in AUTOENCODERS:
+        assert 1 <= choices[name]["kept_epoch"] <= choices[name]["stopped_epoch"] == epochs[name]
+        assert choices[name]["precision"] in ("bf16", "fp32")
+    assert set(report["against_ease"]) == set(AUTOENCODERS)
 
     assert set(report["comparisons"]) == set(ALL_MODELS) - {"multvae"}
     for other, comparison in report["comparisons"].items():
@@ -53,6 +70,11 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
     for name in ALL_MODELS:
         assert models[name][0] == f"{report['models'][name]['ndcg_at_100']:.4f}"
     assert "P(multvae better)" in markdown and "Bayesian bootstrap" in markdown
+    assert "held-out validation users" in markdown
+    chosen = markdown_tables(markdown)[1]
+    assert chosen["ease"][0] == f"l2={choices['ease']['chosen']['l2']:g}"
+    assert chosen["recvae"][1:3] == [str(choices["recvae"]["kept_epoch"]), "2"]
+    assert set(markdown_tables(markdown)[3]) == {"autoencoder", *AUTOENCODERS}
 
     client, parent, children = nested_runs("benchmark")
     assert set(children) == set(ALL_MODELS)
@@ -65,7 +87,13 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
         )
     assert children["multdae"].data.params["model.kind"] == "multdae"
     assert children["multdae"].data.params["l2_penalty"] == "2e-05"
-    assert children["ease"].data.params["l2"] == "200.0"
+    assert children["ease"].data.params["chosen.l2"] == str(choices["ease"]["chosen"]["l2"])
+    assert children["recvae"].data.params["model.kind"] == "recvae"
+    for name in AUTOENCODERS:
+        child = children[name]
+        assert child.data.metrics["kept_epoch"] == choices[name]["kept_epoch"]
+        assert child.data.metrics["stopped_epoch"] == epochs[name]
+        assert child.data.tags["precision"] == choices[name]["precision"]
     assert len(client.get_metric_history(children["multvae"].info.run_id, "val/ndcg_at_100")) == 4
     artifacts = {item.path for item in client.list_artifacts(parent.info.run_id, "benchmark")}
     assert artifacts == {"benchmark/benchmark_report.json", "benchmark/benchmark_report.md"}

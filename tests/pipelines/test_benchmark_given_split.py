@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from tests.markdown_tables import markdown_tables
+from vaeops.pipelines.benchmark_given_split.nodes import given_split_settings
 
-MODELS = ["popularity", "itemknn", "multvae"]
+MODELS = ["popularity", "ease", "itemknn", "multvae", "recvae"]
+AUTOENCODERS = ["multvae", "recvae"]
 
 
 def write_lightgcn_split(folder, n_users=60, n_items=30, seed=0):
@@ -27,15 +29,16 @@ def write_lightgcn_split(folder, n_users=60, n_items=30, seed=0):
 
 
 @pytest.mark.e2e
-def test_given_split_benchmark_reports_both_recalls_beside_published_rows(
+def test_any_lightgcn_folder_is_benchmarked_with_choices_made_on_carved_validation(
     run_kedro, kedro_project, nested_runs, tmp_path
 ):
-    n_test = write_lightgcn_split(tmp_path / "lightgcn")
+    folder = tmp_path / "yelp-like"
+    n_test = write_lightgcn_split(folder)
     run_kedro(
         "benchmark_given_split",
-        benchmark_given_split={"dataset": {"path": str(tmp_path / "lightgcn")}},
+        benchmark_given_split={"dataset": {"name": "lightgcn", "path": str(folder)}},
         benchmark={
-            "models": {"ease": False, "mf": False, "multdae": False},
+            "models": {"mf": False, "multdae": False},
             "bootstrap_samples": 500,
         },
         training={"epochs": 3, "batch_size": 20},
@@ -44,7 +47,8 @@ def test_given_split_benchmark_reports_both_recalls_beside_published_rows(
     reporting = kedro_project / "data/08_reporting"
     summary = json.loads((reporting / "given_split_summary.json").read_text())
     assert summary == {
-        "dataset": "gowalla",
+        "dataset": "lightgcn",
+        "path": str(folder),
         "users": 60,
         "items": 30,
         "train_interactions": 360,
@@ -59,23 +63,69 @@ def test_given_split_benchmark_reports_both_recalls_beside_published_rows(
         assert values["uncapped_recall_at_20"] == pytest.approx(values["recall_at_20"])
     # Within its community a user's 2 test items are among 9 unseen ones.
     assert report["models"]["itemknn"]["recall_at_20"] == 1.0
-    assert report["published"]["models"]["multvae"] == {
-        "uncapped_recall_at_20": 0.1641,
-        "ndcg_at_20": 0.1335,
-    }
+    assert report["published"] is None  # Gowalla's published rows are not this data's
+
+    # Every user has 6 train items, 2 or more, so all 60 (under max_users) validate on
+    # round(0.2 x 6) = 1 carved item each.
+    protocol = report["protocol"]
+    assert protocol["validation_users"] == 60
+    assert (protocol["share"], protocol["max_users"], protocol["refit"]) == (0.2, 5000, True)
+    choices = report["choices"]
+    assert choices["ease"]["chosen"]["l2"] in (100.0, 300.0, 1000.0)
+    for name in AUTOENCODERS:
+        assert 1 <= choices[name]["kept_epoch"] <= choices[name]["stopped_epoch"] <= 3
+    assert set(report["against_ease"]) == set(AUTOENCODERS)
 
     markdown = (reporting / "given_split_report.md").read_text()
-    models = markdown_tables(markdown)[0]
-    assert models["multvae (**published**)"] == ["—", "—", "—", "0.1335", "0.1641", "—"]
-    assert "lightgcn (**published**)" in models
+    assert markdown.startswith("Every choice")
+    assert "60 validation users carved from the train part" in markdown
+    assert "Refit: yes." in markdown and "(**published**)" not in markdown
+    models, chosen, comparisons, versus_ease = markdown_tables(markdown)
+    assert chosen["multvae"][:2] == ["—", str(choices["multvae"]["kept_epoch"])]
     assert "multvae against each model on test NDCG@20" in markdown
+    assert set(versus_ease) == {"autoencoder", *AUTOENCODERS}
 
     client, parent, children = nested_runs("benchmark_given_split")
     assert set(children) == set(MODELS)
-    multvae = children["multvae"]
-    assert multvae.data.params["precision"] == "bf16"
-    assert len(client.get_metric_history(multvae.info.run_id, "train/loss")) == 3
-    assert not any(key.startswith("val/") for key in multvae.data.metrics)
-    assert multvae.data.metrics["test/ndcg_at_20"] == pytest.approx(
-        report["models"]["multvae"]["ndcg_at_20"]
-    )
+    for name in AUTOENCODERS:
+        child = children[name]
+        assert child.data.params["precision"] == "auto"  # no longer forced to bf16
+        assert child.data.tags["precision"] == choices[name]["precision"]
+        assert child.data.metrics["kept_epoch"] == choices[name]["kept_epoch"]
+        assert child.data.metrics["stopped_epoch"] == choices[name]["stopped_epoch"]
+        assert child.data.metrics["test/ndcg_at_20"] == pytest.approx(
+            report["models"][name]["ndcg_at_20"]
+        )
+        history = client.get_metric_history(child.info.run_id, "val/ndcg_at_20")
+        assert len(history) == choices[name]["stopped_epoch"]
+        # The refit, up to the kept epoch, logs its curves in a run of its own.
+        [refit] = client.search_runs(
+            [parent.info.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{child.info.run_id}'",
+        )
+        assert refit.info.run_name == f"{name} refit"
+        assert refit.data.params["epochs"] == str(choices[name]["kept_epoch"])
+        assert len(client.get_metric_history(refit.info.run_id, "train/loss")) == int(
+            refit.data.params["epochs"]
+        )
+    assert children["ease"].data.params["chosen.l2"] == str(choices["ease"]["chosen"]["l2"])
+
+
+def test_published_rows_are_those_of_the_dataset_run():
+    gowalla = {"source": "He et al. 2020", "models": {"lightgcn": {"ndcg_at_20": 0.1554}}}
+    given = {
+        "dataset": {"name": "gowalla", "path": None, "raw_dir": "data/01_raw"},
+        "validation": {"share": 0.2, "max_users": None, "seed": 0},
+        "refit": True,
+        "headline_metric": "ndcg_at_20",
+        "published": {"gowalla": gowalla},
+    }
+    benchmark = {"headline_metric": "ndcg_at_100", "reference": "multvae", "published": None}
+    settings = given_split_settings(benchmark, given)
+    assert settings == {
+        "headline_metric": "ndcg_at_20",
+        "reference": "multvae",
+        "published": gowalla,
+    }
+    other = {**given, "dataset": {**given["dataset"], "name": "lightgcn"}}
+    assert given_split_settings(benchmark, other)["published"] is None

@@ -13,7 +13,7 @@ from tests.mlflow_store import fresh_sqlite_store
 
 DEPLOY = REPO_ROOT / "deploy"
 COMMITTED_DAG = DEPLOY / "airflow" / "vaeops_retraining_dag.py"
-RETRAIN = ["kedro", "run", "--pipeline", "retraining"]
+RETRAIN = ["kedro", "run", "--pipelines", "retraining"]
 
 
 def test_the_committed_airflow_dag_is_what_kedro_airflow_generates(kedro_project, tmp_path):

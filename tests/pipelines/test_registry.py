@@ -7,11 +7,12 @@ import pytest
 
 from tests.mlflow_store import tracking_into
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
+from vaeops.integrations.registry import ModelRegistry, contract_facts
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.preprocessing.nodes import split_users
 from vaeops.pipelines.registration.nodes import register_trained_model
 from vaeops.pipelines.training.nodes import train_recommender
-from vaeops.recommenders.retraining import interactions_fingerprint
+from vaeops.recommenders.retraining import ServingContract, interactions_fingerprint
 
 PREPROCESSING = {
     "rating_threshold": 3.5,
@@ -71,6 +72,7 @@ def register(interactions, split, trained, evaluated) -> dict:
             evaluated["report"],
             {"name": "toy"},
             REGISTRY,
+            {"metric": "ndcg_at_10"},
         )
 
 
@@ -89,15 +91,47 @@ def test_the_first_registered_model_becomes_champion_and_later_ones_wait(trackin
 
     version = client.get_model_version("vaeops-test", "1")
     report = evaluated["report"]["models"]
+    assert set(version.tags) == {
+        "dataset",
+        "dataset_fingerprint",
+        "n_users",
+        "n_interactions",
+        "model_kind",
+        "test/ndcg_at_10",
+    }
     assert float(version.tags["test/ndcg_at_10"]) == pytest.approx(
         report["multvae"]["ndcg_at_10"], rel=1e-5
     )
-    assert float(version.tags["popularity/recall_at_20"]) == pytest.approx(
-        report["popularity"]["recall_at_20"], rel=1e-5
-    )
+    assert (version.tags["dataset"], version.tags["model_kind"]) == ("toy", "multvae")
     assert version.tags["dataset_fingerprint"] == interactions_fingerprint(interactions)
     assert version.tags["n_users"] == "300"
     assert version.tags["n_interactions"] == "2400"
+
+    served = ModelRegistry("vaeops-test").served(version)
+    user_map = split["user_map"]
+    trained_or_validated = user_map.loc[user_map["split"] != "test", "user"]
+    assert sorted(served.model.seen_users()) == sorted(trained_or_validated)
+    assert served.contract == ServingContract(
+        dataset="toy",
+        dataset_path=None,
+        item_id_type="int",
+        request_fields=(
+            "history: Array(long)",
+            "k: Any (optional)",
+            "exclude_seen: Any (optional)",
+        ),
+        answer_fields=(
+            "items: Array(long)",
+            "scores: Array(double)",
+            "fallback: boolean",
+            "n_unknown_items: long",
+            "reason: string (optional)",
+        ),
+    )
+    assert (
+        served.contract
+        == contract_facts(None, {"name": "toy"}, split["item_map"])["challenger_contract"]
+    )
     assert version.run_id == first["run_id"]
     assert client.get_run(first["run_id"]).info.status == "FINISHED"
 

@@ -27,13 +27,18 @@ COLUMNS = {"user": "user_id", "item": "item_id", "rating": "rating", "timestamp"
 MODEL = "vaeops-multvae"
 
 
-def write_clicks(path, users: range, seed: int):
-    """Each user rates 8 items of one of two 20-item communities with 5 stars."""
+def write_clicks(path, users: range, seed: int, item_prefix: str | None = None):
+    """Each user rates 8 items of one of two 20-item communities (ids 1000-1039, or
+    ``item_prefix`` and the number) with 5 stars."""
     rng = np.random.default_rng(seed)
-    items = [rng.choice(20, 8, replace=False) + 20 * (user % 2) + 1000 for user in users]
-    pd.DataFrame(
-        {"user_id": np.repeat(list(users), 8), "item_id": np.concatenate(items), "rating": 5.0}
-    ).to_csv(path, index=False)
+    items = np.concatenate(
+        [rng.choice(20, 8, replace=False) + 20 * (user % 2) + 1000 for user in users]
+    )
+    if item_prefix is not None:
+        items = [f"{item_prefix}{item}" for item in items]
+    pd.DataFrame({"user_id": np.repeat(list(users), 8), "item_id": items, "rating": 5.0}).to_csv(
+        path, index=False
+    )
     return str(path)
 
 
@@ -99,30 +104,36 @@ def test_the_champion_changes_only_for_new_data_and_a_win(store, retrain, kedro_
     assert unchanged["outcome"] == "no_new_data" and "version(s) 1" in unchanged["reason"]
     assert n_versions(store) == 1
 
-    fewer = retrain(write_clicks(tmp_path / "fewer.csv", range(250), seed=0))
+    fewer = retrain(write_clicks(tmp_path / "clicks.csv", range(250), seed=0))
     assert fewer["outcome"] == "refused_fewer_users"
     assert (fewer["n_users"], fewer["champion_n_users"]) == (250, 300)
     assert n_versions(store) == 1
+    assert write_clicks(tmp_path / "clicks.csv", range(300), seed=0) == base  # the same rows
 
     new_users = write_clicks(tmp_path / "new.csv", range(300, 360), seed=1)
     # Another split seed, so that some of the new test users trained the champion.
-    won = retrain(base, preprocessing={"seed": 1}, extra_files=[new_users], margin=-1.0)
+    won = retrain(
+        base, preprocessing={"seed": 1}, extra_files=[new_users], promotion_probability=0.0
+    )
     assert won["outcome"] == "promoted" and won["n_users"] == 360
     assert aliases(store) == {"champion": 2, "challenger": 2}
     assert won["n_comparison_users"] == n_fresh_test_users(
         old=[base], new=[base, new_users], new_seed=1
     )
     assert 0 < won["n_comparison_users"] < 36
+    assert 0.0 <= won["p_challenger_better"] <= 1.0 and won["catalogue_overlap"] == 1.0
     run = store.get_run(won["run_id"])
     for role in ("champion", "challenger"):
         assert run.data.metrics[f"retraining/{role}_ndcg_at_100"] == pytest.approx(
             won[f"{role}_metric"]
         )
+    assert run.data.metrics["retraining/p_challenger_better"] == won["p_challenger_better"]
 
     more_users = write_clicks(tmp_path / "more.csv", range(360, 420), seed=2)
-    lost = retrain(base, extra_files=[new_users, more_users], margin=1.0)
+    # NDCG differences never exceed 1, so with rope 1 no challenger is better.
+    lost = retrain(base, extra_files=[new_users, more_users], rope=1.0)
     assert lost["outcome"] == "kept_champion" and not lost["promoted"]
-    assert lost["champion_metric"] is not None and lost["challenger_metric"] is not None
+    assert lost["champion_metric"] is not None and lost["p_challenger_better"] == 0.0
     assert aliases(store) == {"champion": 2, "challenger": 3}
 
     assert [d["outcome"] for d in decisions(kedro_project)] == [
@@ -131,6 +142,44 @@ def test_the_champion_changes_only_for_new_data_and_a_win(store, retrain, kedro_
         "refused_fewer_users",
         "promoted",
         "kept_champion",
+    ]
+
+
+def test_a_challenger_of_other_data_or_item_ids_never_replaces_the_champion(
+    store, retrain, kedro_project, tmp_path
+):
+    base = write_clicks(tmp_path / "clicks.csv", range(300), seed=0)
+    assert retrain(base)["outcome"] == "first_champion"
+
+    # More users and the same items, but another file: another data set.
+    other_file = retrain(write_clicks(tmp_path / "shop.csv", range(400), seed=0))
+    assert other_file["outcome"] == "incompatible" and not other_file["promoted"]
+    assert f"custom data at {base}, the challenger on custom data at" in other_file["reason"]
+    assert other_file["catalogue_overlap"] == 1.0
+
+    # The champion's own file, rewritten with string item ids.
+    string_ids = retrain(
+        write_clicks(tmp_path / "clicks.csv", range(400), seed=0, item_prefix="sku-")
+    )
+    assert string_ids["outcome"] == "incompatible"
+    for breach in (
+        "the challenger's item ids are str, the champion's int",
+        "requests would change from [history: Array(long)",
+        "the challenger knows 0.0% of the champion's items",
+    ):
+        assert breach in string_ids["reason"]
+    assert string_ids["champion_contract"]["item_id_type"] == "int"
+    assert string_ids["challenger_contract"]["item_id_type"] == "str"
+
+    assert aliases(store) == {"champion": 1, "challenger": 1}
+    assert n_versions(store) == 1  # nothing trained or registered
+    run = store.get_run(string_ids["run_id"])
+    assert run.data.tags["retraining.outcome"] == "incompatible"
+    assert run.data.tags["retraining.reason"] == string_ids["reason"]
+    assert [d["outcome"] for d in decisions(kedro_project)] == [
+        "first_champion",
+        "incompatible",
+        "incompatible",
     ]
 
 
@@ -154,18 +203,18 @@ def test_new_interactions_come_from_extra_files_with_the_standard_columns(ml100k
 
 
 def n_fresh_test_users(old: list[str], new: list[str], new_seed: int) -> int:
-    """Test users (with targets) of the new split who were not training users of the old."""
+    """Test users (with targets) of the new split who neither trained nor validated the old."""
 
     def interactions(files):
         frames = [pd.read_csv(file) for file in files]
         return pd.concat(frames).rename(columns={"user_id": "user", "item_id": "item"})
 
     old_split = liang_split(interactions(old))
-    trained = set(old_split.user_map.loc[old_split.user_map["split"] == "train", "user"])
+    seen = set(old_split.user_map.loc[old_split.user_map["split"] != "test", "user"])
     new_split = liang_split(interactions(new), seed=new_seed)
     test = new_split.user_map[new_split.user_map["split"] == "test"].sort_values("row")
     has_targets = np.diff(new_split.test_target.indptr) > 0
-    return sum(user not in trained for user in test["user"][has_targets])
+    return sum(user not in seen for user in test["user"][has_targets])
 
 
 def wait_for(condition, what: str, timeout_s: float = 180.0):

@@ -1,14 +1,19 @@
-"""`kedro run --pipeline tuning` on real MovieLens 100K: a tiny study, resumed, applied."""
+"""`kedro run --pipelines tuning` on real MovieLens 100K: a tiny study, resumed, applied;
+and RecVAE's study in the environment docs/tuning.md describes."""
 
 import json
+import re
 import shutil
 
 import mlflow
 import optuna
 import pytest
+import scipy.sparse as sp
 import yaml
 from kedro.framework.session import KedroSession
 
+from tests.conftest import REPO_ROOT
+from tests.test_latent import random_clicks
 from vaeops.pipelines.tuning import create_pipeline
 from vaeops.pipelines.tuning.nodes import tune_hyperparameters
 
@@ -17,7 +22,6 @@ TINY = {
     "tuning": {
         "study": {"name": "tiny"},
         "n_trials": 3,
-        "trial_epochs": 2,
         "search_space": {
             "model": {
                 "latent_dim": {"type": "int", "low": 4, "high": 16, "step": 4},
@@ -27,6 +31,32 @@ TINY = {
     },
 }
 PLOTS = {"optimization_history.png", "param_importances.png", "contour_beta_latent_dim.png"}
+# (users, seed) of each matrix the tuning pipeline reads, over 200 items.
+RANDOM_SPLIT = {
+    "train_matrix": (300, 0),
+    "validation_fold_in": (40, 1),
+    "validation_target": (40, 2),
+    "test_fold_in": (40, 3),
+    "test_target": (40, 4),
+}
+
+
+def write_random_split(project):
+    """Random clicks where preprocessing would have written the split, for tests whose
+    point is not the data."""
+    for name, (n_users, seed) in RANDOM_SPLIT.items():
+        path = project / "data/05_model_input" / f"{name}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sp.save_npz(path, random_clicks(n_users, 200, 12, seed=seed))
+
+
+def documented_files(prefix):
+    """The YAML blocks of docs/tuning.md whose first line (``# <path>``) is a file under
+    ``prefix``, by path."""
+    blocks = re.findall(
+        r"```yaml\n# (\S+)\n(.*?)```", (REPO_ROOT / "docs/tuning.md").read_text(), re.S
+    )
+    return {path: text for path, text in blocks if path.startswith(prefix)}
 
 
 def test_the_study_never_sees_the_test_users():
@@ -38,7 +68,7 @@ def test_the_study_never_sees_the_test_users():
 def test_a_search_space_that_does_not_fit_the_training_block_fails_before_any_trial(tmp_path):
     training = {
         "anneal_cap": 0.2,
-        "model": {"hidden_dims": [], "latent_dim": 8},
+        "model": {"kind": "multvae", "hidden_dims": [], "latent_dim": 8},
         "validation_k": 100,
     }
     tuning = {
@@ -48,7 +78,12 @@ def test_a_search_space_that_does_not_fit_the_training_block_fails_before_any_tr
 
     def tune(search_space, **changes):
         tune_hyperparameters(
-            None, None, None, training, {**tuning, **changes, "search_space": search_space}
+            None,
+            None,
+            None,
+            training,
+            {**tuning, **changes, "search_space": search_space},
+            {"name": "ml-100k", "path": None},
         )
 
     beta = {"anneal_cap": {"type": "float", "low": 0.0, "high": 1.0}}
@@ -59,6 +94,10 @@ def test_a_search_space_that_does_not_fit_the_training_block_fails_before_any_tr
         tune({**beta, "model": {"hidden_dims": {"type": "int", "low": 16, "high": 64}}})
     with pytest.raises(ValueError, match="contour_params .* must name two entries"):
         tune({**beta, "model": latent}, contour_params=["anneal_cap", "model.dropout"])
+    # The paper's absolute schedule, under which anneal_share does nothing.
+    training.update(anneal_share=0.85, total_anneal_steps=200000)
+    with pytest.raises(ValueError, match="'anneal_share'.*total_anneal_steps sets the schedule"):
+        tune({**beta, "anneal_share": {"type": "float", "low": 0.1, "high": 1.0}, "model": latent})
     assert not (tmp_path / "optuna.db").exists()
 
 
@@ -94,7 +133,8 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
 
     # A first run: a new study of 3 trials, the first being the training parameters themselves.
     run(["tuning"], **TINY)
-    study = optuna.load_study(study_name="tiny", storage=storage)
+    study = optuna.load_study(study_name="tiny-ml-100k", storage=storage)
+    assert study.metric_names == ["val_ndcg_at_100"]
     assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 3
     assert study.trials[0].params == {
         "anneal_cap": 0.2,
@@ -112,7 +152,13 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
         assert child.info.run_id == trial.user_attrs["mlflow_run_id"]
         assert child.data.tags["optuna.state"] == "COMPLETE"
         assert child.data.metrics["trial/val_ndcg_at_100"] == pytest.approx(trial.value)
-        assert float(child.data.params["anneal_cap"]) == pytest.approx(trial.params["anneal_cap"])
+        # The whole block the trial trained, named as a training run names it.
+        assert trial.user_attrs["training"]["anneal_cap"] == trial.params["anneal_cap"]
+        assert float(child.data.params["training.anneal_cap"]) == trial.params["anneal_cap"]
+        assert child.data.params["training.model.latent_dim"] == str(
+            trial.params["model.latent_dim"]
+        )
+        assert child.data.params["training.epochs"] == "2"
         curve = client.get_metric_history(child.info.run_id, "val/ndcg_at_100")
         assert [point.step for point in curve] == [1, 2]
         assert max(point.value for point in curve) == pytest.approx(trial.value)
@@ -120,9 +166,9 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
     metrics = parent.data.metrics
     assert metrics["best/val_ndcg_at_100"] == pytest.approx(study.best_value)
     assert metrics["study/n_trials"] == 3 and metrics["study/n_complete"] == 3
-    # Retraining repeats the trials' 2 epochs with the same seed, so both reproduce their trial.
-    assert metrics["tuned/val/ndcg_at_100"] == pytest.approx(study.best_value, abs=1e-4)
-    assert metrics["default/val/ndcg_at_100"] == pytest.approx(study.trials[0].value, abs=1e-4)
+    # The retrains train exactly the trials' blocks with the same seed: what ships was scored.
+    assert metrics["tuned/val/ndcg_at_100"] == study.best_value
+    assert metrics["default/val/ndcg_at_100"] == study.trials[0].value
     assert {"tuned/test/ndcg_at_100", "default/test/ndcg_at_100", "tuned/test/recall_at_20"} <= set(
         metrics
     )
@@ -140,6 +186,7 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
     assert plots == PLOTS
 
     best_params = yaml.safe_load((kedro_project / "data/06_models/best_params.yml").read_text())
+    assert best_params == {"training": study.best_trial.user_attrs["training"]}
     assert best_params["training"]["anneal_cap"] == study.best_params["anneal_cap"]
     assert best_params["training"]["model"]["hidden_dims"] == [
         study.best_params["model.hidden_dims"]
@@ -176,7 +223,7 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
             },
         },
     )
-    study = optuna.load_study(study_name="tiny", storage=storage)
+    study = optuna.load_study(study_name="tiny-ml-100k", storage=storage)
     assert [trial.number for trial in study.trials] == [0, 1, 2, 3, 4]
     assert [trial.state.name for trial in study.trials[3:]] == ["FAIL", "FAIL"]
     for trial in study.trials[3:]:
@@ -211,3 +258,49 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
     assert training_run.data.params["training.model.latent_dim"] == str(
         study.best_params["model.latent_dim"]
     )
+    # Trials and training runs name the same settings alike, so they line up in MLflow.
+    training_names = {name for name in training_run.data.params if name.startswith("training.")}
+    assert set(trials["trial-0"].data.params) == training_names
+
+
+def test_a_recvae_study_runs_in_the_environment_the_docs_describe(kedro_project):
+    files = documented_files("conf/recvae/")
+    assert sorted(files) == [
+        "conf/recvae/parameters_training.yml",
+        "conf/recvae/parameters_tuning.yml",
+    ]
+    for path, text in files.items():
+        (kedro_project / path).parent.mkdir(parents=True, exist_ok=True)
+        (kedro_project / path).write_text(text)
+    write_random_split(kedro_project)
+    tiny = {
+        "training": {"epochs": 2, "device": "cpu", "model": {"hidden_dims": [32], "latent_dim": 8}},
+        "tuning": {
+            "n_trials": 2,
+            "search_space": {
+                "model": {
+                    "latent_dim": {"low": 4, "high": 16, "step": 4},
+                    "hidden_dims": {"low": 16, "high": 64, "step": 16},
+                }
+            },
+        },
+    }
+
+    with KedroSession.create(
+        project_path=kedro_project, env="recvae", runtime_params=tiny
+    ) as session:
+        session.run(pipeline_names=["tuning"])
+
+    storage = f"sqlite:///{kedro_project / 'data/06_models/optuna.db'}"
+    study = optuna.load_study(study_name="recvae-ml-100k", storage=storage)
+    assert [trial.state.name for trial in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert study.trials[0].params == {
+        "learning_rate": 0.0005,
+        "model.gamma": 0.005,
+        "model.latent_dim": 8,
+        "model.hidden_dims": 32,
+        "model.dropout": 0.5,
+    }
+    best = yaml.safe_load((kedro_project / "data/06_models/best_params.yml").read_text())
+    assert best["training"]["model"]["kind"] == "recvae"
+    assert best["training"]["model"]["gamma"] == study.best_params["model.gamma"]

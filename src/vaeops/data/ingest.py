@@ -32,7 +32,7 @@ from vaeops.errors import DataError
 __all__ = [
     "DATASETS",
     "INTERACTION_COLUMNS",
-    "load_gowalla_split",
+    "load_given_split",
     "load_interactions",
     "load_item_metadata",
     "merge_duplicates",
@@ -56,6 +56,8 @@ class DatasetSpec:
     ``interactions`` is None only for ``custom``, whose layout the user describes.
     ``metadata`` lists alternative layouts, preferred first. ``rating_scale`` is the lowest
     and highest rating the publisher gives; ratings outside it are reported.
+    ``given_split`` marks data that ships as LightGCN's train and test parts, which
+    ``load_given_split`` keeps apart. Without ``sources`` only a local ``path`` serves.
     """
 
     description: str
@@ -63,6 +65,7 @@ class DatasetSpec:
     metadata: tuple[FileLayout, ...] = ()
     rating_scale: tuple[float, float] | None = None
     sources: Sources = field(default_factory=Sources)
+    given_split: bool = False
 
 
 _GROUPLENS = "https://files.grouplens.org/datasets/movielens/"
@@ -106,6 +109,7 @@ def _grouplens_zip(
 #   republishes it, and a new release would fail the file checks anyway.
 # - ml-100k.item: computed from the recbole-1.2.1 wheel (PyPI files are immutable).
 # - gowalla train.txt, test.txt: shared/data/README.md.
+_LIGHTGCN_FOLDER = FileLayout(parsers.LIGHTGCN_SPLIT_FILES, parsers.parse_lightgcn_folder)
 DATASETS: dict[str, DatasetSpec] = {
     "ml-100k": DatasetSpec(
         description="MovieLens 100K (GroupLens): 100,000 ratings 1-5 by 943 users of 1,682 movies",
@@ -169,7 +173,8 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     "gowalla": DatasetSpec(
         description="Gowalla check-ins as split by the LightGCN authors (0-based ids, no ratings)",
-        interactions=FileLayout(("train.txt", "test.txt"), parsers.parse_gowalla),
+        interactions=_LIGHTGCN_FOLDER,
+        given_split=True,
         sources=Sources(
             checksums={
                 "train.txt": "7244696fdeb23911319cf7b689f2e15a3c4c92549c873a5677b44e3f13cc3e62",
@@ -181,6 +186,15 @@ DATASETS: dict[str, DatasetSpec] = {
                 ),
             ),
         ),
+    ),
+    "lightgcn": DatasetSpec(
+        description=(
+            "any split in the LightGCN authors' format, such as their Yelp2018 or Amazon-book: "
+            "a folder given by `path` holding train.txt and test.txt, one line "
+            "'user item item ...' per user"
+        ),
+        interactions=_LIGHTGCN_FOLDER,
+        given_split=True,
     ),
     "custom": DatasetSpec(
         description="your own CSV, TSV or Parquet file given by `path`, columns named by `columns`",
@@ -206,6 +220,11 @@ def _locate_interactions(
     files = spec.interactions.files
     if path is not None:
         return local_files(path, files)
+    if not spec.sources.fetchers:
+        raise DataError(
+            f"dataset {name!r} has no download: set the dataset's `path` to the folder "
+            f"holding {' and '.join(files)}."
+        )
     return obtain(name, spec.description, spec.sources, Path(raw_dir) / name, [files])[1]
 
 
@@ -287,13 +306,25 @@ def load_item_metadata(
     return spec.metadata[index].parse(files)
 
 
-def load_gowalla_split(
-    raw_dir: str | Path, path: str | Path | None = None
+def given_split_datasets() -> list[str]:
+    return [name for name, spec in DATASETS.items() if spec.given_split]
+
+
+def load_given_split(
+    name: str, raw_dir: str | Path, path: str | Path | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """LightGCN's Gowalla train and test interactions, kept apart as its protocol needs."""
-    files = _locate_interactions("gowalla", DATASETS["gowalla"], raw_dir, path)
+    """The train and test interactions of a dataset that ships its own split, kept apart
+    as its protocol needs."""
+    spec = _spec(name)
+    if not spec.given_split:
+        raise DataError(
+            f"dataset {name!r} ships no train/test split; the ones that do are "
+            f"{', '.join(given_split_datasets())}. For any dataset, "
+            "`kedro run --pipeline benchmark` benchmarks on the Liang split."
+        )
+    files = _locate_interactions(name, spec, raw_dir, path)
     train, test = (
-        merge_duplicates(parsers.parse_lightgcn_split(files, split), f"gowalla {split}")
-        for split in ("train.txt", "test.txt")
+        merge_duplicates(parsers.parse_lightgcn_split(files, part), f"{name} {part}")
+        for part in parsers.LIGHTGCN_SPLIT_FILES
     )
     return train, test

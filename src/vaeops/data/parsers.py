@@ -212,15 +212,20 @@ def parse_movielens_csv(files: LocatedFiles) -> pd.DataFrame:
     return _standardise(frame.rename(columns=source_columns), label, integer_ids=True)
 
 
+# The train and test parts of a split as the LightGCN authors ship it.
+LIGHTGCN_SPLIT_FILES = ("train.txt", "test.txt")
+
+
 def parse_lightgcn_split(files: LocatedFiles, name: str) -> pd.DataFrame:
     with files.open(name) as stream:
         users, items = read_user_items(stream, files.label(name))
     return pd.DataFrame({"user": users, "item": items})
 
 
-def parse_gowalla(files: LocatedFiles) -> pd.DataFrame:
-    splits = [parse_lightgcn_split(files, name) for name in ("train.txt", "test.txt")]
-    return pd.concat(splits, ignore_index=True)
+def parse_lightgcn_folder(files: LocatedFiles) -> pd.DataFrame:
+    """Both parts of a LightGCN-format folder as one table of interactions."""
+    parts = [parse_lightgcn_split(files, name) for name in LIGHTGCN_SPLIT_FILES]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _metadata_frame(

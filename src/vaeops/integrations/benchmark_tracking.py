@@ -1,13 +1,13 @@
 """The benchmark with one nested MLflow run per model, under the kedro-mlflow run.
 
 A benchmark trains several models in one ``kedro run``; giving each its own
-child run keeps their parameters, epoch curves and test metrics apart in the
-UI while the parent run holds the comparison table.
+child run keeps their parameters, choices, epoch curves and test metrics apart
+in the UI while the parent run holds the comparison table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,43 +17,47 @@ import scipy.sparse as sp
 from vaeops.integrations.config import flattened, merged
 from vaeops.integrations.tracking import start_child_run
 from vaeops.integrations.training_run import train_from_parameters
-from vaeops.recommenders.benchmark import BASELINES, fit_and_score, selected_models
+from vaeops.recommenders.benchmark import (
+    BASELINES,
+    BenchmarkData,
+    ModelLog,
+    Validation,
+    fit_and_score,
+    selected_models,
+)
 from vaeops.recommenders.training import TrainingResult
 
 
-def benchmark_models(
-    train: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix | None,
-    validation_target: sp.csr_matrix | None,
-    test_fold_in: sp.csr_matrix,
-    test_target: sp.csr_matrix,
-    benchmark: dict,
-    training: dict,
-) -> dict[str, dict[str, Any]]:
-    """Train each selected model on ``train`` and score all of them on the same test users.
-
-    Without validation users the autoencoders train for all their epochs and keep the last.
-    """
+def benchmark_models(data: BenchmarkData, benchmark: dict, training: dict) -> dict[str, Any]:
+    """Choose, fit and score each selected model on ``data``; baselines choose from their
+    grids on validation NDCG@``training.validation_k``, the autoencoders' best epoch."""
     settings = {
         name: _model_settings(name, benchmark, training) for name in selected_models(benchmark)
     }
-
-    def train_autoencoder(name: str, autoencoder: dict) -> TrainingResult:
-        result, _ = train_from_parameters(
-            train, validation_fold_in, validation_target, autoencoder, progress_label=name
-        )
-        return result
-
     return fit_and_score(
         settings,
-        train,
-        test_fold_in,
-        test_target,
+        data,
         benchmark["evaluation"],
         benchmark["headline_metric"],
+        training["validation_k"],
         train_autoencoder,
         model_run,
     )
+
+
+def train_autoencoder(
+    name: str, autoencoder: dict, train: sp.csr_matrix, validation: Validation | None
+) -> TrainingResult:
+    """Train with live curves in the model's run; a refit (no validation) logs to a run of
+    its own under it, so that its epochs do not overwrite those of the run that chose."""
+    if validation is None:
+        with _nested_run(f"{name} refit", autoencoder):
+            result, _ = train_from_parameters(
+                train, None, None, autoencoder, progress_label=f"{name} refit"
+            )
+        return result
+    result, _ = train_from_parameters(train, *validation, autoencoder, progress_label=name)
+    return result
 
 
 def _model_settings(name: str, benchmark: dict, training: dict) -> dict:
@@ -64,24 +68,39 @@ def _model_settings(name: str, benchmark: dict, training: dict) -> dict:
 
 
 @contextmanager
-def model_run(
-    model: str, params: Mapping[str, Any]
-) -> Iterator[Callable[[Mapping[str, float]], None]]:
-    """Make a child run of the active run current while ``model`` trains and is scored;
-    yield the function that logs the model's metrics.
+def model_run(model: str, params: Mapping[str, Any]) -> Iterator[ModelLog]:
+    """Make a child run of the active run current while ``model`` is chosen, fitted and
+    scored; yield its log.
 
     Without an active run (tracking disabled) the model still runs, untracked.
     """
     if mlflow.active_run() is None:
-        yield log_model_metrics
+        yield _Untracked()
         return
-    with start_child_run(model):
+    with _nested_run(model, params):
         mlflow.set_tag("benchmark.model", model)
+        yield mlflow  # its log_params, log_metrics and set_tags write to the child run
+
+
+@contextmanager
+def _nested_run(name: str, params: Mapping[str, Any]) -> Iterator[None]:
+    """A child run of the active run holding ``params``; nothing without an active run."""
+    if mlflow.active_run() is None:
+        yield
+        return
+    with start_child_run(name):
         mlflow.log_params(flattened(params))
-        yield log_model_metrics
+        yield
 
 
-def log_model_metrics(metrics: Mapping[str, float]) -> None:
-    """Log to the current model run; untracked runs have nowhere to log."""
-    if mlflow.active_run() is not None:
-        mlflow.log_metrics(dict(metrics))
+class _Untracked:
+    """The log of a model run while tracking is disabled: nowhere to log."""
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        pass
+
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        pass
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        pass

@@ -1,14 +1,34 @@
 """Kedro hooks of the project."""
 
 import os
+import time
+from typing import Any
 
 import click
+import mlflow
+import pandas as pd
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
-from kedro.pipeline import Node
+from kedro.framework.project import pipelines
+from kedro.io import CatalogProtocol
+from kedro.pipeline import Node, Pipeline
 
 from vaeops.errors import DataError
+from vaeops.integrations.lineage import log_interactions_input
 from vaeops.integrations.parameters import check_parameters
+from vaeops.integrations.run_summary import (
+    RunSummary,
+    catalog_filepaths,
+    format_summary,
+    mlflow_facts,
+    pipeline_purposes,
+    read_results,
+    report_paths,
+    run_description,
+    run_title,
+    serve_fact,
+)
+from vaeops.integrations.tracking import describe_experiment, name_and_describe_run
 
 TRACEBACK_VARIABLE = "VAEOPS_TRACEBACK"
 
@@ -52,3 +72,114 @@ class DataErrorHooks:
                 f"node {node.name} stopped on its input: {error}\n"
                 f"(Set {TRACEBACK_VARIABLE}=1 to see the traceback.)"
             ) from error
+
+
+# The datasets that hold the interactions a run ingested, logged as its MLflow input.
+INGESTED_INTERACTIONS = ("interactions", "retraining_interactions")
+EXPERIMENT_DESCRIPTION = (
+    "vaeops: one run per `kedro run`. A run's name says what ran (pipeline · model · "
+    "data), its description which pipelines and `--params`, its Dataset column the "
+    'interactions it read. See the README, "See and compare runs in MLflow".'
+)
+
+
+class MlflowRecordHooks:
+    """Makes the run kedro-mlflow opens findable in the MLflow UI.
+
+    kedro-mlflow names every run after the pipeline ("__default__"), copies Kedro's run
+    parameters as tags (the runner's object repr among them) and logs no input data.
+    ``trylast``: its own before_pipeline_run has opened the run.
+    """
+
+    def __init__(self) -> None:
+        self._parameters: dict[str, Any] = {}
+        self._run_id: str | None = None
+        self._input_logged = False
+
+    @hook_impl
+    def after_context_created(self) -> None:
+        # MLflow draws a progress bar for every artifact it reads back while registering
+        # a model: five bars of noise in each `kedro run` log. Set it to true to see them.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+    @hook_impl
+    def after_catalog_created(self, parameters: dict[str, Any]) -> None:
+        self._parameters = parameters["parameters"]
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+        run = mlflow.active_run()
+        self._run_id = run.info.run_id if run else None
+        self._input_logged = False
+        if run is None:  # tracking is disabled for this pipeline
+            return
+        title = run_title(run_params["pipeline_names"], self._parameters)
+        purposes = pipeline_purposes([node.name for node in pipeline.nodes], pipelines)
+        description = run_description(title, purposes, run_params["runtime_params"] or {})
+        name_and_describe_run(run.info.run_id, title, description)
+        describe_experiment(run.info.experiment_id, EXPERIMENT_DESCRIPTION)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        self._log_input(dataset_name, data)
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        self._log_input(dataset_name, data)
+
+    def _log_input(self, dataset_name: str, data: Any) -> None:
+        """The first time the run writes or reads its interactions, whichever comes first."""
+        if dataset_name not in INGESTED_INTERACTIONS or self._input_logged:
+            return
+        run = mlflow.active_run()
+        if run is not None and isinstance(data, pd.DataFrame) and run.info.run_id == self._run_id:
+            log_interactions_input(data, self._parameters["dataset"])
+            self._input_logged = True
+
+
+class RunSummaryHooks:
+    """Ends every `kedro run` with a few lines on what it produced and where to look.
+
+    ``trylast``: kedro-mlflow has opened the MLflow run before the pipeline, and has
+    finished it, its log lines printed, after.
+    """
+
+    def __init__(self) -> None:
+        self._parameters: dict[str, Any] = {}
+        self._filepaths: dict[str, str] = {}
+        self._started = 0.0
+        self._run: mlflow.entities.RunInfo | None = None
+
+    @hook_impl
+    def after_catalog_created(
+        self, conf_catalog: dict[str, Any], parameters: dict[str, Any]
+    ) -> None:
+        self._filepaths = catalog_filepaths(conf_catalog)
+        self._parameters = parameters["parameters"]
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self) -> None:
+        self._started = time.perf_counter()
+        run = mlflow.active_run()
+        self._run = run.info if run else None
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        outputs = pipeline.all_outputs()
+        table, facts = read_results(outputs, catalog.load, self._parameters)
+        reports = report_paths(outputs, self._filepaths)
+        facts += [("reports" if index == 0 else "", path) for index, path in enumerate(reports)]
+        if self._run is not None:
+            uri = mlflow.get_tracking_uri()
+            facts += mlflow_facts(uri, self._run.experiment_id, self._run.run_id)
+            if outputs & {"registered_model", "retraining_decision"}:
+                facts.append(serve_fact(uri, self._parameters["registry"]["model_name"]))
+        summary = RunSummary(
+            title=run_title(run_params["pipeline_names"], self._parameters),
+            seconds=time.perf_counter() - self._started,
+            table=table,
+            facts=tuple(facts),
+        )
+        click.echo("\n" + format_summary(summary))

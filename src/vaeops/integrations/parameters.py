@@ -12,7 +12,7 @@ it) but, unless its type allows None, not set to null.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import click
 from pydantic import (
@@ -33,12 +33,15 @@ from vaeops.augmentation.arms import ARM_SETTINGS, CLASSIFIERS, METRICS
 from vaeops.augmentation.classifiers import LOSSES
 from vaeops.augmentation.cvae import SAMPLING_MODES
 from vaeops.augmentation.datasets import SCALINGS, SOURCES
-from vaeops.data.ingest import DATASETS
+from vaeops.data.ingest import DATASETS, given_split_datasets
 from vaeops.errors import DataError
 from vaeops.recommenders.models import MODEL_CLASSES
 from vaeops.recommenders.training import PRECISION_CHOICES
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
+_Value = TypeVar("_Value")
+# One value, or a list of values to choose from on validation users (a grid).
+Grid = _Value | Annotated[list[_Value], Field(min_length=1)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -185,6 +188,11 @@ class TrainingParameters(_Block):
     precision: Literal[PRECISION_CHOICES]
 
 
+class CheckpointParameters(_Block):
+    every_epochs: PositiveInt
+    dir: str  # the training pipeline's checkpoint is <dir>/training.pt
+
+
 class EvaluationParameters(_Block):
     ks: Annotated[list[PositiveInt], Field(min_length=1)]
     batch_size: PositiveInt
@@ -239,14 +247,15 @@ class StudyParameters(_Block):
 
 
 class NamedStudyParameters(StudyParameters):
-    name: str
+    name: str  # the study is <name>-<dataset>
+    heartbeat_interval: PositiveInt | None = None  # null: no heartbeats, stale trials stay
+    grace_period: PositiveInt | None = None  # null: twice heartbeat_interval
 
 
 class TuningParameters(_Block):
     study: NamedStudyParameters
     n_trials: NonNegativeInt
     timeout_seconds: PositiveFloat | None
-    trial_epochs: PositiveInt
     search_space: search_space_of(TrainingParameters)
     contour_params: list[str]
 
@@ -256,25 +265,25 @@ class NoKeywords(_Block):
 
 
 class EaseParameters(_Block):
-    l2: PositiveFloat
+    l2: Grid[PositiveFloat]
 
 
 class ItemKnnParameters(_Block):
-    k: PositiveInt
-    shrink: NonNegativeFloat
+    k: Grid[PositiveInt]
+    shrink: Grid[NonNegativeFloat]
 
 
 class MatrixFactorizationParameters(_Block):
-    factors: PositiveInt
+    factors: Grid[PositiveInt]
     epochs: PositiveInt
-    reg: NonNegativeFloat
-    alpha: NonNegativeFloat
+    reg: Grid[NonNegativeFloat]
+    alpha: Grid[NonNegativeFloat]
     seed: int
 
 
 class BaselinesParameters(_Block):
     """Keyword arguments of the vaeops.recommenders.baselines classes; null or left out:
-    their defaults."""
+    their defaults. A list of values is a grid, chosen from on the validation users."""
 
     popularity: NoKeywords | None = None
     ease: EaseParameters | None = None
@@ -302,21 +311,35 @@ class BenchmarkParameters(_Block):
 
 
 class GivenSplitDatasetParameters(_Block):
-    name: str
-    path: str | None
+    name: Literal[tuple(given_split_datasets())]
+    path: str | None  # required for lightgcn, which has no download
     raw_dir: str
 
 
+class CarvedValidationParameters(_Block):
+    """vaeops.data.splits.carve_validation's arguments."""
+
+    share: Fraction
+    max_users: PositiveInt | None  # None: every user with two or more train items
+    seed: int
+
+
 class BenchmarkGivenSplitParameters(overrides_of(BenchmarkParameters)):
-    """Entries merged key by key over ``benchmark``, and the data set with the split."""
+    """Entries merged key by key over ``benchmark``; the data set with the split, the
+    validation carved from its train part, whether to refit, and published rows."""
 
     dataset: GivenSplitDatasetParameters
+    validation: CarvedValidationParameters
+    refit: bool
+    published: dict[str, PublishedParameters] | None = None  # by dataset name
 
 
 class RetrainingParameters(_Block):
     extra_files: list[str] | None
     metric: str  # ndcg_at_K or recall_at_K
-    margin: float
+    promotion_probability: Probability
+    rope: NonNegativeFloat
+    min_catalogue_overlap: Probability
     allow_fewer_users: bool
     force: bool
     lock_file: str
@@ -325,6 +348,8 @@ class RetrainingParameters(_Block):
 class ServingParameters(_Block):
     default_k: PositiveInt
     max_k: PositiveInt
+    max_histories: PositiveInt
+    max_history_length: PositiveInt
 
 
 class RegistryParameters(_Block):
@@ -475,6 +500,7 @@ class Parameters(_Block):
     dataset: DatasetParameters
     preprocessing: PreprocessingParameters
     training: TrainingParameters
+    checkpoint: CheckpointParameters
     evaluation: EvaluationParameters
     reporting: ReportingParameters
     tuning: TuningParameters

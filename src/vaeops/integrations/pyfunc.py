@@ -9,9 +9,10 @@ folder, so the model runs wherever its pip requirements are installed.
 Requests are a table with a ``history`` column (a list of original item ids:
 integers for MovieLens and other integer-id logs, strings otherwise, as the
 training data had them) and optional ``k`` and ``exclude_seen`` columns.
-Answers hold ``items``, ``scores``, ``fallback`` and ``n_unknown_items``. A
-malformed request raises an ``INVALID_PARAMETER_VALUE`` MlflowException, which
-the scoring server answers with HTTP 400 and the message.
+Answers hold ``items``, ``scores``, ``fallback``, ``n_unknown_items`` and
+``reason``. A malformed or oversized request raises an
+``INVALID_PARAMETER_VALUE`` MlflowException, which the scoring server answers
+with HTTP 400 and the message.
 """
 
 from __future__ import annotations
@@ -54,9 +55,12 @@ class RecommenderModel(mlflow.pyfunc.PythonModel):
             **json.loads(artifacts["serving"].read_text()),
         )
 
-    def training_users(self) -> pd.Series:
-        """Users the model trained on: a fair comparison scores it only on others."""
-        return pd.read_parquet(self.artifacts["training_users"])["user"]
+    def seen_users(self) -> pd.Series:
+        """Users the model trained or was validated on: a fair comparison scores it only
+        on others. Versions logged before validation users were recorded carry only
+        their training users."""
+        path = self.artifacts.get("seen_users") or self.artifacts["training_users"]
+        return pd.read_parquet(path)["user"]
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         try:
@@ -106,6 +110,9 @@ def answers_frame(answers: list[Recommendation]) -> pd.DataFrame:
             "scores": [answer.scores for answer in answers],
             "fallback": [answer.fallback for answer in answers],
             "n_unknown_items": [answer.n_unknown_items for answer in answers],
+            # object dtype: pandas' str dtype holds a missing reason as NaN, which the
+            # scoring server writes as a bare NaN (invalid JSON) instead of null
+            "reason": pd.Series([answer.reason for answer in answers], dtype=object),
         }
     )
 
@@ -130,6 +137,7 @@ def recommender_signature(item_ids: pd.Series) -> ModelSignature:
                 ColSpec(Array(DataType.double), "scores"),
                 ColSpec(DataType.boolean, "fallback"),
                 ColSpec(DataType.long, "n_unknown_items"),
+                ColSpec(DataType.string, "reason", required=False),  # null: k personal items
             ]
         ),
     )
@@ -140,13 +148,14 @@ def log_recommender(
     model_config: dict,
     item_ids: pd.Series,
     popularity: np.ndarray,
-    training_users: pd.Series,
+    seen_users: pd.Series,
     serving: dict,
 ) -> ModelInfo:
     """Log the pyfunc model in the active MLflow run (registering is the registry's job).
 
-    ``training_users`` travel with the model so that a later challenger is
-    compared with it only on users it never trained on.
+    ``seen_users`` (training and validation users) travel with the model so that
+    a later challenger is compared with it only on users it never trained or
+    early-stopped on.
     """
     example_item = item_ids.tolist()[0]
     with tempfile.TemporaryDirectory() as folder:
@@ -156,7 +165,7 @@ def log_recommender(
             "model_config": folder / "model_config.json",
             "items": folder / "items.parquet",
             "serving": folder / "serving.json",
-            "training_users": folder / "training_users.parquet",
+            "seen_users": folder / "seen_users.parquet",
         }
         torch.save(
             {key: tensor.detach().cpu() for key, tensor in weights.items()}, artifacts["weights"]
@@ -166,7 +175,7 @@ def log_recommender(
             artifacts["items"]
         )
         artifacts["serving"].write_text(json.dumps(serving, indent=2))
-        pd.DataFrame({"user": training_users.to_numpy()}).to_parquet(artifacts["training_users"])
+        pd.DataFrame({"user": seen_users.to_numpy()}).to_parquet(artifacts["seen_users"])
         return mlflow.pyfunc.log_model(
             name="recommender",
             python_model=str(MODEL_CODE),

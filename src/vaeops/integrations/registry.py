@@ -1,7 +1,8 @@
 """The MLflow model registry: one registered model, its versions, and who serves.
 
 Every trained model becomes a version of one registered model (``registry.model_name``)
-tagged with its run's test metrics and the fingerprint and size of its data.
+tagged with a handful of facts: its data (name, custom path, fingerprint, size),
+its kind and its headline test metric; the other metrics stay in its run.
 Aliases, not the deprecated stages, say what each version is for: ``champion``
 is the version ``mlflow models serve -m models:/<name>@champion`` serves,
 ``challenger`` the latest version a retraining run trained.
@@ -19,17 +20,27 @@ import scipy.sparse as sp
 import torch
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+from mlflow.types.schema import Schema
 
-from vaeops.integrations.pyfunc import RecommenderModel, log_recommender
+from vaeops.integrations.pyfunc import RecommenderModel, log_recommender, recommender_signature
 from vaeops.recommenders.baselines import Popularity
-from vaeops.recommenders.retraining import comparison_scores, interactions_fingerprint
+from vaeops.recommenders.retraining import (
+    ServingContract,
+    catalogue_overlap,
+    comparison_scores,
+    interactions_fingerprint,
+    item_id_type,
+)
 from vaeops.recommenders.serving import Recommender
 
 logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+DATASET_TAG = "dataset"
+DATASET_PATH_TAG = "dataset_path"
 FINGERPRINT_TAG = "dataset_fingerprint"
 N_USERS_TAG = "n_users"
 
@@ -45,11 +56,12 @@ class TrainedRecommender:
     user_map: pd.DataFrame  # user, split, row
 
     def item_ids(self) -> pd.Series:
-        return self.item_map.sort_values("column")["item"].reset_index(drop=True)
+        return item_ids_of(self.item_map)
 
-    def training_users(self) -> pd.Series:
-        train_rows = self.user_map[self.user_map["split"] == "train"]
-        return train_rows.sort_values("row")["user"].reset_index(drop=True)
+    def seen_users(self) -> pd.Series:
+        """The users the model trained on or was early-stopped on."""
+        seen = self.user_map[self.user_map["split"].isin(("train", "validation"))]
+        return seen["user"].reset_index(drop=True)
 
     def popularity(self) -> np.ndarray:
         return Popularity().fit(self.train).item_counts_
@@ -59,6 +71,14 @@ class TrainedRecommender:
         return Recommender.from_weights(
             self.weights, self.model_config, self.item_ids(), self.popularity()
         )
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """A registered version as ``mlflow models serve`` would serve it, with its contract."""
+
+    model: RecommenderModel
+    contract: ServingContract
 
 
 class ModelRegistry:
@@ -77,16 +97,22 @@ class ModelRegistry:
                 return None
             raise
 
-    def versions_trained_on(self, fingerprint: str) -> list[ModelVersion]:
-        return self.client.search_model_versions(
+    def facts_about(self, champion: ModelVersion | None, fingerprint: str) -> dict:
+        """What the registry knows before a retraining round: the versions trained on the
+        rows with ``fingerprint``, and the champion's version and number of users."""
+        on_same_data = self.client.search_model_versions(
             f"name = '{self.model_name}' and tags.{FINGERPRINT_TAG} = '{fingerprint}'"
         )
+        return {
+            "versions_on_same_data": tuple(str(version.version) for version in on_same_data),
+            "champion_version": champion.version if champion else None,
+            "champion_n_users": int(champion.tags[N_USERS_TAG]) if champion else None,
+        }
 
     def register(
         self,
         model: TrainedRecommender,
-        metrics: dict[str, float],
-        data_tags: dict[str, str],
+        tags: dict[str, str],
         serving: dict,
         aliases: tuple[str, ...] = (),
     ) -> ModelVersion:
@@ -96,10 +122,9 @@ class ModelRegistry:
             model.model_config,
             model.item_ids(),
             model.popularity(),
-            model.training_users(),
+            model.seen_users(),
             serving,
         )
-        tags = {**data_tags, **{name: f"{value:.6g}" for name, value in metrics.items()}}
         version = mlflow.register_model(info.model_uri, self.model_name, tags=tags).version
         for alias in aliases:
             self.set_alias(alias, version)
@@ -114,25 +139,18 @@ class ModelRegistry:
     def set_alias(self, alias: str, version: str | int) -> None:
         self.client.set_registered_model_alias(self.model_name, alias, version)
 
-    def load(self, version: ModelVersion) -> RecommenderModel:
-        """The version's pyfunc model as it is served (weights, item ids, training users)."""
-        uri = f"models:/{self.model_name}/{version.version}"
-        return mlflow.pyfunc.load_model(uri).unwrap_python_model()
-
-    def scores_against(
-        self,
-        champion: ModelVersion | None,
-        challenger: Recommender,
-        held_out: pd.DataFrame,
-        metric: str,
-    ) -> dict[str, float | int | None]:
-        """``comparison_scores`` of ``challenger`` and the served ``champion`` (if any)."""
-        if champion is None:
-            return comparison_scores(held_out, metric, challenger)
-        served = self.load(champion)
-        return comparison_scores(
-            held_out, metric, challenger, served.recommender, served.training_users()
+    def served(self, version: ModelVersion) -> ServedVersion:
+        """The version's pyfunc model as it is served (weights, item ids, seen users) and
+        the contract its tags and MLflow signature record."""
+        loaded = mlflow.pyfunc.load_model(f"models:/{self.model_name}/{version.version}")
+        model = loaded.unwrap_python_model()
+        contract = _contract(
+            version.tags[DATASET_TAG],
+            version.tags.get(DATASET_PATH_TAG),
+            model.recommender.item_ids,
+            loaded.metadata.signature,
         )
+        return ServedVersion(model, contract)
 
     def summary(self, version: ModelVersion) -> dict:
         """Where to find ``version``: its number, aliases, run and model URI."""
@@ -145,11 +163,88 @@ class ModelRegistry:
         }
 
 
-def data_tags(dataset: dict, interactions: pd.DataFrame, split_summary: dict) -> dict[str, str]:
-    """What a version was trained on: the data's name, fingerprint and size."""
+def item_ids_of(item_map: pd.DataFrame) -> pd.Series:
+    """The original id of each model column, in column order."""
+    return item_map.sort_values("column")["item"].reset_index(drop=True)
+
+
+def contract_facts(
+    champion: ServedVersion | None, dataset: dict, item_map: pd.DataFrame
+) -> dict[str, ServingContract | float | None]:
+    """The facts that say whether a model of ``dataset`` (with the split's ``item_map``)
+    could serve ``champion``'s clients (``retraining.contract_breaches``)."""
+    item_ids = item_ids_of(item_map)
     return {
-        "dataset": dataset["name"],
+        "champion_contract": champion.contract if champion else None,
+        "challenger_contract": _contract(
+            dataset["name"], _custom_path(dataset), item_ids, recommender_signature(item_ids)
+        ),
+        "catalogue_overlap": (
+            catalogue_overlap(champion.model.recommender.item_ids, item_ids) if champion else None
+        ),
+    }
+
+
+def scores_against(
+    champion: ServedVersion | None,
+    challenger: Recommender,
+    held_out: pd.DataFrame,
+    metric: str,
+    rope: float,
+) -> dict[str, float | int | None]:
+    """``comparison_scores`` of ``challenger`` and the served ``champion`` (if any)."""
+    if champion is None:
+        return comparison_scores(held_out, metric, rope, challenger)
+    return comparison_scores(
+        held_out, metric, rope, challenger, champion.model.recommender, champion.model.seen_users()
+    )
+
+
+def version_tags(
+    dataset: dict,
+    interactions: pd.DataFrame,
+    split_summary: dict,
+    model_kind: str,
+    test_metrics: dict[str, float],
+    headline_metric: str,
+) -> dict[str, str]:
+    """What a version was trained on and how well it did: its data (name, custom path,
+    fingerprint, size), its kind and ``test/<headline_metric>`` where measured. The run
+    (``version.run_id``) holds every metric."""
+    tags = {
+        DATASET_TAG: dataset["name"],
         FINGERPRINT_TAG: interactions_fingerprint(interactions),
         N_USERS_TAG: str(split_summary["total"]["users"]),
         "n_interactions": str(len(interactions)),
+        "model_kind": model_kind,
     }
+    if path := _custom_path(dataset):
+        tags[DATASET_PATH_TAG] = path
+    headline = f"test/{headline_metric}"
+    if headline in test_metrics:
+        tags[headline] = f"{test_metrics[headline]:.6g}"
+    return tags
+
+
+def _custom_path(dataset: dict) -> str | None:
+    """A custom dataset is its file; a named one is its name, wherever its copy lies."""
+    return dataset["path"] if dataset["name"] == "custom" else None
+
+
+def _contract(
+    dataset: str, dataset_path: str | None, item_ids, signature: ModelSignature
+) -> ServingContract:
+    return ServingContract(
+        dataset=dataset,
+        dataset_path=dataset_path,
+        item_id_type=item_id_type(item_ids),
+        request_fields=_fields(signature.inputs),
+        answer_fields=_fields(signature.outputs),
+    )
+
+
+def _fields(schema: Schema) -> tuple[str, ...]:
+    return tuple(
+        f"{spec.name}: {spec.type!r}{'' if spec.required else ' (optional)'}"
+        for spec in schema.inputs
+    )

@@ -7,6 +7,11 @@ active (parent) run: the child gets the trial's parameters, its final value and
 its state (``COMPLETE``, ``PRUNED`` or ``FAIL`` with the reason), and the trial
 keeps the child's run id as the user attribute ``mlflow_run_id``, so the
 objective can log curves into it and optuna-dashboard links back to MLflow.
+
+A running trial sends heartbeats to the storage. When its worker is killed, the
+next worker to open the study or start a trial finds it stale: the trial is
+failed and retried as a new trial with the same parameters, and its MLflow run
+(and the dead worker's parent run) is ended as KILLED instead of staying RUNNING.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,8 +36,10 @@ import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import sqlalchemy.exc  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
 from optuna.trial import FrozenTrial, Trial, TrialState  # noqa: E402
 
+from vaeops.errors import DataError  # noqa: E402
 from vaeops.integrations.tracking import start_child_run  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -39,12 +47,17 @@ logger = logging.getLogger(__name__)
 Objective = Callable[[Trial], float]
 
 MLFLOW_RUN_ID = "mlflow_run_id"
+# The study user attribute describing the data its trials are scored on.
+DATA_ATTR = "data"
 FAIL_REASON = "fail_reason"
 # Seconds a SQLite writer waits for another worker's lock before "database is locked".
 SQLITE_LOCK_TIMEOUT_S = 120
 # Workers that start together may race to create the schema of a new storage;
 # the loser retries against the tables the winner created.
 STORAGE_INIT_ATTEMPTS = 5
+# Retries of a trial whose worker died: a trial that kills its worker twice (e.g. out of
+# memory) is likely the cause, not the victim.
+STALE_TRIAL_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,10 @@ class StudySettings:
 
     ``storage`` is an SQLAlchemy URL (``sqlite:///path.db``, ``postgresql://host/db``)
     or None for a throwaway in-memory study. ``sampler`` and ``pruner`` name classes
-    of ``optuna.samplers`` / ``optuna.pruners`` with their keyword arguments.
+    of ``optuna.samplers`` / ``optuna.pruners`` with their keyword arguments. A running
+    trial of a stored study records a heartbeat every ``heartbeat_interval`` seconds; one
+    silent for ``grace_period`` seconds (None: twice the interval) is stale, its worker
+    dead. ``heartbeat_interval`` None turns heartbeats off.
     """
 
     name: str
@@ -61,6 +77,8 @@ class StudySettings:
     direction: str = "maximize"
     sampler: Mapping[str, Any] = field(default_factory=lambda: {"name": "TPESampler", "seed": 0})
     pruner: Mapping[str, Any] = field(default_factory=lambda: {"name": "MedianPruner"})
+    heartbeat_interval: int | None = 60
+    grace_period: int | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> StudySettings:
@@ -78,9 +96,10 @@ def open_study(settings: StudySettings) -> optuna.Study:
 
     The sampler's seed is drawn from ``(seed, trials already stored)``, so a
     resumed run proposes new points instead of replaying the first run's, and
-    workers given different seeds never share a random stream.
+    workers given different seeds never share a random stream. Trials left running by a
+    killed worker are failed and retried first, so the study this returns is current.
     """
-    storage = open_storage(settings.storage)
+    storage = open_storage(settings.storage, settings.heartbeat_interval, settings.grace_period)
     n_existing = _count_trials(storage, settings.name) if storage is not None else 0
     study = optuna.create_study(
         storage=storage,
@@ -97,25 +116,80 @@ def open_study(settings: StudySettings) -> optuna.Study:
             n_existing,
             settings.storage,
         )
+        with _experimental_allowed():
+            optuna.storages.fail_stale_trials(study)
     return study
 
 
-def open_storage(url: str | None) -> optuna.storages.RDBStorage | None:
+def open_storage(
+    url: str | None, heartbeat_interval: int | None = None, grace_period: int | None = None
+) -> optuna.storages.RDBStorage | None:
     if url is None:
         return None
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs["connect_args"] = {"timeout": SQLITE_LOCK_TIMEOUT_S}
+    heartbeat: dict[str, Any] = {}
+    if heartbeat_interval is not None:
+        heartbeat = {
+            "heartbeat_interval": heartbeat_interval,
+            "grace_period": grace_period,
+            "heartbeat_stale_trial_callback": retry_stale_trial,
+        }
     attempt = 1
     while True:
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+            with _experimental_allowed():
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError):
             if attempt == STORAGE_INIT_ATTEMPTS:
                 raise
             time.sleep(0.2 * attempt)
             attempt += 1
+
+
+def retry_stale_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Called by Optuna for each stale trial it has failed: end the dead worker's MLflow
+    runs as KILLED, then queue the trial's parameters again (RetryHeartbeatStaleTrialCallback
+    copies its user attributes, so an enqueued default stays marked as one)."""
+    logger.warning(
+        "Trial %d sent no heartbeat for too long (its worker was killed or hung): failed, "
+        "and retried as a new trial unless it already was %d times.",
+        trial.number,
+        STALE_TRIAL_RETRIES,
+    )
+    _end_runs_of_stale_trial(trial)
+    with _experimental_allowed():
+        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=STALE_TRIAL_RETRIES)(
+            study, trial
+        )
+
+
+def _end_runs_of_stale_trial(trial: FrozenTrial) -> None:
+    """The trial's child run and its worker's parent run both died with the worker."""
+    run_id = trial.user_attrs.get(MLFLOW_RUN_ID)
+    if run_id is None:
+        return
+    client = mlflow.MlflowClient()
+    try:
+        child = client.get_run(run_id)
+        client.set_tag(run_id, "optuna.state", TrialState.FAIL.name)
+        client.set_tag(run_id, "optuna.fail_reason", "its worker stopped (no heartbeat)")
+        for dead in (run_id, child.data.tags.get("mlflow.parentRunId")):
+            if dead is not None and client.get_run(dead).info.status == "RUNNING":
+                client.set_terminated(dead, "KILLED")
+    except MlflowException as error:  # e.g. the dead worker logged to another tracking store
+        logger.warning("Could not end MLflow run %s of trial %d: %s", run_id, trial.number, error)
+
+
+@contextmanager
+def _experimental_allowed() -> Iterator[None]:
+    """Heartbeats, their retry callback, metric names and the matplotlib plots are marked
+    experimental in Optuna; they are what we want, so their warnings would only be noise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 def _count_trials(storage: optuna.storages.BaseStorage, study_name: str) -> int:
@@ -220,12 +294,15 @@ def enqueue_if_in_space(
     search_space: Mapping[str, Mapping[str, Any]],
     source: str,
 ) -> None:
-    """Make ``values`` (e.g. the configuration in use) the study's next trial, once.
+    """Make ``values`` (e.g. the configuration in use) the study's next trial, unless a
+    trial with them has been evaluated (complete or pruned) or is waiting or running.
 
     With it among the trials, the best trial is never worse than that configuration
-    under the same budget. Values the space cannot produce would make a trial outside
-    the search, so they are left out, saying so; ``source`` names them in that log line
-    and in the trial's ``enqueued`` user attribute.
+    under the same budget. A trial with them that failed (its worker was interrupted,
+    and any retry failed too) does not count, so the next run evaluates them again.
+    Values the space cannot produce would make a trial outside the search, so they are
+    left out, saying so; ``source`` names them in that log line and in the trial's
+    ``enqueued`` user attribute.
     """
     outside = [name for name, value in values.items() if not contains(search_space[name], value)]
     if outside:
@@ -235,7 +312,26 @@ def enqueue_if_in_space(
             {name: values[name] for name in outside},
         )
         return
-    study.enqueue_trial(dict(values), user_attrs={"enqueued": source}, skip_if_exists=True)
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.WAITING, TrialState.RUNNING)
+    for trial in study.get_trials(deepcopy=False, states=counted):
+        # A waiting enqueued trial keeps its values in Optuna's "fixed_params" until it runs.
+        if trial.system_attrs.get("fixed_params", trial.params) == dict(values):
+            return
+    study.enqueue_trial(dict(values), user_attrs={"enqueued": source})
+
+
+def check_study_data(study: optuna.Study, signature: Mapping[str, Any]) -> None:
+    """Record the data a new study is scored on, and refuse to add trials on other data to
+    an existing one: their values would not be comparable."""
+    recorded = study.user_attrs.get(DATA_ATTR)
+    if recorded is None:
+        study.set_user_attr(DATA_ATTR, dict(signature))
+    elif recorded != dict(signature):
+        raise DataError(
+            f"Study {study.study_name!r} was scored on other data ({recorded}) than this run "
+            f"reads ({dict(signature)}). Give the tuning run the same dataset parameters as "
+            "the preprocessing run that made the split, or another tuning.study.name."
+        )
 
 
 def check_contour_params(contour_params: list[str], search_space: Mapping[str, Any]) -> None:
@@ -271,22 +367,28 @@ def run_trials(
     timeout_seconds: float | None = None,
     value_name: str = "objective",
     catch: tuple[type[Exception], ...] = (),
+    logged_params: Callable[[dict[str, Any]], Mapping[str, Any]] = dict,
 ) -> list[FrozenTrial]:
     """Add up to ``n_trials`` trials to the study, each in a nested MLflow run.
 
-    A completed trial's child run gets its value as the metric ``trial/<value_name>``.
+    The study's objective is named ``value_name`` (optuna-dashboard shows it), and a
+    completed trial's child run gets its value as the metric ``trial/<value_name>``.
+    The child run's parameters are ``logged_params(trial.params)``: by default the
+    trial's values, or e.g. the whole configuration they make, named as other runs name it.
     Exceptions in ``catch`` fail their trial, with the reason recorded, and the
     study goes on; a NaN or infinite value fails the trial likewise. Any other
     exception stops the study. Returns the trials this call ran (other workers
     on the same storage add theirs beside them).
     """
+    with _experimental_allowed():
+        study.set_metric_names([value_name])
     ran: list[int] = []
     previous_verbosity = optuna.logging.get_verbosity()
     # Optuna's own INFO line would repeat the one log_trial writes.
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         study.optimize(
-            _in_child_run(objective, study.study_name, value_name, ran),
+            _in_child_run(objective, study.study_name, value_name, ran, logged_params),
             n_trials=n_trials,
             timeout=timeout_seconds,
             catch=catch,
@@ -299,13 +401,20 @@ def run_trials(
 
 
 def _in_child_run(
-    objective: Objective, study_name: str, value_name: str, ran: list[int]
+    objective: Objective,
+    study_name: str,
+    value_name: str,
+    ran: list[int],
+    logged_params: Callable[[dict[str, Any]], Mapping[str, Any]],
 ) -> Objective:
     def run_in_child(trial: Trial) -> float:
         ran.append(trial.number)
+        tags = {"optuna.study": study_name, "optuna.trial_number": str(trial.number)}
+        # A retry of a stale trial starts with that trial's user attributes, its run among them.
+        if MLFLOW_RUN_ID in trial.user_attrs:
+            tags["optuna.retry_of_run"] = trial.user_attrs[MLFLOW_RUN_ID]
         run = start_child_run(f"trial-{trial.number}")
         trial.set_user_attr(MLFLOW_RUN_ID, run.info.run_id)
-        tags = {"optuna.study": study_name, "optuna.trial_number": str(trial.number)}
         status = "FAILED"
         started = time.perf_counter()
         try:
@@ -329,7 +438,8 @@ def _in_child_run(
             raise
         finally:
             trial.set_user_attr("seconds", time.perf_counter() - started)
-            mlflow.log_params(trial.params)
+            if trial.params:
+                mlflow.log_params(logged_params(trial.params))
             mlflow.set_tags(tags)
             mlflow.end_run(status)
 
@@ -382,6 +492,7 @@ def summarize(study: optuna.Study) -> dict[str, Any]:
             best_value=best.value,
             best_params=best.params,
             best_mlflow_run_id=best.user_attrs.get(MLFLOW_RUN_ID),
+            best_user_attrs=best.user_attrs,
         )
     return summary
 
@@ -443,9 +554,7 @@ def study_figures(
     """
     from optuna.visualization import matplotlib as optuna_plots
 
-    with warnings.catch_warnings():
-        # Optuna marks its matplotlib backend experimental; the plots are what we want.
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    with _experimental_allowed():
         axes = {
             "optimization_history": optuna_plots.plot_optimization_history(
                 study, target_name=target_name

@@ -1,5 +1,5 @@
 """What the pipelines log to MLflow besides kedro-mlflow's datasets: live per-epoch
-curves, nested runs and run tags."""
+curves, nested runs, run tags, and the names and descriptions that make runs findable."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ EPOCH_METRICS = ("loss", "neg_log_likelihood", "kl", "beta", "epoch_seconds")
 class MlflowEpochLogger:
     """Trainer callback: one MLflow metric-history point per epoch (step = epoch).
 
-    Validation metrics keep their ``val_`` prefix and become ``val/<name>``, the
-    training terms become ``train/<name>``, as the UI groups metrics by prefix.
+    Validation metrics keep their ``val_`` prefix and become ``val/<name>`` (the best
+    so far, ``best_val_<name>``, becomes ``val/best_<name>``), the training terms become
+    ``train/<name>``, as the UI groups metrics by prefix.
     """
 
     def __init__(self, run_id: str | None = None):
@@ -26,13 +27,11 @@ class MlflowEpochLogger:
         if run_id is None:
             return
         metrics = {f"train/{name}": record[name] for name in EPOCH_METRICS if name in record}
-        metrics.update(
-            {
-                f"val/{name.removeprefix('val_')}": value
-                for name, value in record.items()
-                if name.startswith("val_")
-            }
-        )
+        for name, value in record.items():
+            if name.startswith("val_"):
+                metrics[f"val/{name.removeprefix('val_')}"] = value
+            elif name.startswith("best_val_"):
+                metrics[f"val/best_{name.removeprefix('best_val_')}"] = value
         mlflow.tracking.MlflowClient().log_batch(
             run_id,
             metrics=[
@@ -76,3 +75,28 @@ def metric_history(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+# Tags kedro-mlflow copies from Kedro's run parameters that say nothing about the run:
+# the runner's object repr (with its memory address) and Kedro's session id, which
+# readers mistake for the MLflow run id.
+KEDRO_INTERNAL_TAGS = ("runner", "run_id")
+DESCRIPTION_TAG = "mlflow.note.content"  # the description the MLflow UI shows and edits
+
+
+def name_and_describe_run(run_id: str, name: str, description: str) -> None:
+    """Give the run a name and a description, and drop ``KEDRO_INTERNAL_TAGS``."""
+    client = mlflow.MlflowClient()
+    client.update_run(run_id, name=name)
+    client.set_tag(run_id, DESCRIPTION_TAG, description)
+    tags = client.get_run(run_id).data.tags
+    for tag in KEDRO_INTERNAL_TAGS:
+        if tag in tags:
+            client.delete_tag(run_id, tag)
+
+
+def describe_experiment(experiment_id: str, description: str) -> None:
+    """Describe the experiment unless it has a description, which may be the user's own."""
+    client = mlflow.MlflowClient()
+    if DESCRIPTION_TAG not in client.get_experiment(experiment_id).tags:
+        client.set_experiment_tag(experiment_id, DESCRIPTION_TAG, description)

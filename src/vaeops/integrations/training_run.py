@@ -7,6 +7,8 @@ here lets them share it without importing each other.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import scipy.sparse as sp
 from matplotlib.figure import Figure
@@ -27,7 +29,13 @@ def train_from_parameters(
     checkpointing: Checkpointing | None = None,
 ) -> tuple[TrainingResult, ModelConfig]:
     """Train from a ``training`` parameters block (its ``model`` entry is the
-    architecture), logging each epoch to the active MLflow run with a progress bar."""
+    architecture), logging each epoch to the active MLflow run with a progress bar.
+
+    With ``checkpointing``, a run killed part-way resumes from its checkpoint when
+    called again with the same settings and data. Once training has ended the file is
+    deleted, so the next run trains afresh instead of picking up a finished one (which,
+    stopped early, would train an epoch past its stop).
+    """
     progress = EpochProgressBar(training["epochs"], progress_label or training["model"]["kind"])
     try:
         result = train_configuration(
@@ -40,7 +48,16 @@ def train_from_parameters(
         )
     finally:
         progress.close()
+    if checkpointing is not None:
+        checkpointing.path.unlink(missing_ok=True)
     return result, result.model.config
+
+
+def checkpointing_from_parameters(checkpoint: dict, run_name: str) -> Checkpointing:
+    """The ``checkpoint`` parameters block as the trainer takes it: one file per
+    ``run_name`` (the pipeline that trains), so runs of different pipelines never
+    resume from each other's checkpoints."""
+    return Checkpointing(Path(checkpoint["dir"]) / f"{run_name}.pt", checkpoint["every_epochs"])
 
 
 def training_curves(history: pd.DataFrame) -> Figure:

@@ -2,6 +2,9 @@
 trained as written, changed by dotted names the way a tuning trial changes it, and two
 such configurations compared on the test users.
 
+A tuning trial trains the whole block with its values set, for the block's own epochs
+and early stopping, so the configuration that ships is the one that was scored.
+
 A dotted name (``anneal_cap``, ``model.latent_dim``) is how a search space and Optuna
 name a setting. ``model.hidden_dims`` is a list, one width per layer; a single int
 given for it becomes the width of every hidden layer, so one number tunes the depth's
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -20,7 +24,7 @@ import torch
 import yaml
 
 from vaeops.recommenders.metrics import evaluate
-from vaeops.recommenders.models import ModelConfig
+from vaeops.recommenders.models import MODEL_CLASSES, ModelConfig, MultVAE
 from vaeops.recommenders.training import (
     Checkpointing,
     EpochCallback,
@@ -28,6 +32,11 @@ from vaeops.recommenders.training import (
     TrainingResult,
     train_autoencoder,
 )
+
+# The trial user attribute holding the ``training`` block the trial trained.
+TRAINED_BLOCK = "training"
+# Settings of β's annealing, which only a Mult-VAE has.
+ANNEALING_SETTINGS = ("anneal_cap", "anneal_share", "total_anneal_steps")
 
 
 def train_configuration(
@@ -62,16 +71,62 @@ def with_values(training: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
     return settings
 
 
-def trial_training(training: Mapping[str, Any], suggested: Mapping[str, Any], epochs: int) -> dict:
-    """The block a tuning trial trains: the suggested values, and the study's own epoch
-    budget (``tuning.trial_epochs``), shorter than a full training run's."""
-    return {**with_values(training, suggested), "epochs": epochs}
+def best_parameters_file(best_trial_attrs: Mapping[str, Any]) -> dict:
+    """The content of best_params.yml: the block the best trial trained, as recorded by
+    the trial, so that retraining it reproduces the trial's score even when the study
+    was resumed with other ``training`` settings; and the file works unchanged as a
+    Kedro environment's parameters_training.yml."""
+    if TRAINED_BLOCK not in best_trial_attrs:
+        raise ValueError(
+            "The study's best trial records no training block: it predates trials that "
+            "train the shipped configuration. Start a new study (tuning.study.name)."
+        )
+    return {"training": best_trial_attrs[TRAINED_BLOCK]}
 
 
-def best_parameters_file(training: Mapping[str, Any], best_values: Mapping[str, Any]) -> dict:
-    """The content of best_params.yml: the ``training`` block with the best trial's values,
-    so the file works unchanged as a Kedro environment's parameters_training.yml."""
-    return {"training": with_values(training, best_values)}
+def study_name(name: str, dataset: Mapping[str, Any]) -> str:
+    """``<name>-<dataset>``: the same settings score differently on other data, so each
+    dataset keeps its own study. A ``custom`` file is named by its stem."""
+    label = Path(dataset["path"]).stem if dataset["name"] == "custom" else dataset["name"]
+    return f"{name}-{label}"
+
+
+def data_signature(
+    train: sp.csr_matrix, validation_fold_in: sp.csr_matrix, validation_target: sp.csr_matrix
+) -> dict[str, int]:
+    """Sizes that tell one split from another, so that a study can refuse trials scored on
+    other data than its own (a tuning run given other ``dataset`` parameters than the
+    preprocessing run that made the split)."""
+    return {
+        "train_users": train.shape[0],
+        "items": train.shape[1],
+        "train_interactions": int(train.nnz),
+        "validation_users": validation_fold_in.shape[0],
+        "validation_interactions": int(validation_fold_in.nnz + validation_target.nnz),
+    }
+
+
+def check_searched_settings_apply(training: Mapping[str, Any], names: Iterable[str]) -> None:
+    """Fail before any trial when the search varies a setting the trained model ignores,
+    which would spend the study's trials on noise: β's annealing outside a Mult-VAE
+    (RecVAE weighs its KL term by ``model.gamma``), or ``anneal_share`` while
+    ``total_anneal_steps`` sets the schedule."""
+    kind = training["model"]["kind"]
+    names = set(names)
+    if not issubclass(MODEL_CLASSES[kind], MultVAE):
+        ignored = sorted(names & set(ANNEALING_SETTINGS))
+        fix = f"a {kind} has no annealed KL weight (docs/tuning.md has a RecVAE search space)"
+    else:
+        absolute = training.get("total_anneal_steps") is not None or "total_anneal_steps" in names
+        ignored = ["anneal_share"] if absolute and "anneal_share" in names else []
+        fix = (
+            "total_anneal_steps sets the schedule instead; leave anneal_share out, or set "
+            "training.total_anneal_steps to null and leave it out"
+        )
+    if ignored:
+        raise ValueError(
+            f"tuning.search_space varies {ignored}, settings that change nothing here: {fix}."
+        )
 
 
 def current_values(training: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:

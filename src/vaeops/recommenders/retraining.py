@@ -3,8 +3,10 @@
 A retraining run must be safe to start from cron every night: it recognises
 data it has already trained on (a fingerprint of the interactions), never
 overlaps another run (an advisory lock the kernel releases when its holder
-dies, so a killed run leaves no stale lock behind), and promotes a challenger
-only when it beats the champion on the same users by a margin. What it
+dies, so a killed run leaves no stale lock behind), compares a challenger with
+the champion only when both serve the same contract (data, item ids, request
+and answer fields, most of the catalogue), and promotes it only when it is
+probably better on users neither model has seen (``compare_paired``). What it
 decides follows from what it has found out so far (``retraining_outcome``).
 """
 
@@ -35,6 +37,7 @@ from vaeops.data.ingest import (
 from vaeops.data.splits import LiangSplit, held_out_user_ids
 from vaeops.errors import DataError
 from vaeops.recommenders.serving import Recommender, ranking_quality
+from vaeops.statistics.paired_users import compare_paired
 
 logger = logging.getLogger(__name__)
 
@@ -103,9 +106,69 @@ def metric_depth(metric: str) -> int:
     return int(match.group(2))
 
 
-def challenger_wins(champion_score: float, challenger_score: float, margin: float) -> bool:
-    """The challenger must beat the champion by more than ``margin`` (absolute); NaN never wins."""
-    return bool(np.isfinite(challenger_score) and challenger_score > champion_score + margin)
+MIN_COMPARISON_USERS = 2  # the fewest paired users compare_paired accepts
+
+
+@dataclass(frozen=True)
+class ServingContract:
+    """What the clients of a served model rely on: the data it speaks for (a named
+    dataset, or a custom file by its path), the type of its item ids and the fields of
+    its requests and answers (its MLflow signature, as ``name: type`` lines)."""
+
+    dataset: str
+    dataset_path: str | None  # custom data only
+    item_id_type: str  # "int" or "str"
+    request_fields: tuple[str, ...]
+    answer_fields: tuple[str, ...]
+
+    def data(self) -> str:
+        return f"{self.dataset} data at {self.dataset_path}" if self.dataset_path else self.dataset
+
+
+def item_id_type(item_ids: Sequence) -> str:
+    return "int" if pd.api.types.is_integer_dtype(np.asarray(item_ids)) else "str"
+
+
+def catalogue_overlap(champion_items: Sequence, challenger_items: Sequence) -> float:
+    """The share of the champion's items that the challenger knows."""
+    champion_items = pd.Index(champion_items)
+    return float(champion_items.isin(pd.Index(challenger_items)).mean())
+
+
+def contract_breaches(
+    champion: ServingContract,
+    challenger: ServingContract,
+    overlap: float,
+    min_overlap: float,
+) -> list[str]:
+    """How serving ``challenger`` in place of ``champion`` would break its clients.
+
+    Answers may gain fields (clients ignore what they do not read) but not lose or
+    change one; requests must stay as they are.
+    """
+    breaches = []
+    if challenger.data() != champion.data():
+        breaches.append(
+            f"the champion was trained on {champion.data()}, the challenger on {challenger.data()}"
+        )
+    if challenger.item_id_type != champion.item_id_type:
+        breaches.append(
+            f"the challenger's item ids are {challenger.item_id_type}, the champion's "
+            f"{champion.item_id_type}"
+        )
+    if challenger.request_fields != champion.request_fields:
+        breaches.append(
+            f"requests would change from [{', '.join(champion.request_fields)}] to "
+            f"[{', '.join(challenger.request_fields)}]"
+        )
+    if lost := [field for field in champion.answer_fields if field not in challenger.answer_fields]:
+        breaches.append(f"answers would lose or change [{', '.join(lost)}]")
+    if overlap < min_overlap:
+        breaches.append(
+            f"the challenger knows {overlap:.1%} of the champion's items, less than "
+            f"retraining.min_catalogue_overlap={min_overlap}"
+        )
+    return breaches
 
 
 @dataclass(frozen=True)
@@ -114,7 +177,9 @@ class RetrainingFacts:
     what it has not measured (yet). A run's log line records all of it."""
 
     metric: str
-    margin: float
+    rope: float  # metric differences within +-rope count as ties
+    promotion_probability: float  # the P(challenger better) a promotion needs
+    min_catalogue_overlap: float
     force: bool = False
     allow_fewer_users: bool = False
     lock_refusal: str | None = None  # why the lock was refused, if another run holds it
@@ -124,11 +189,15 @@ class RetrainingFacts:
     champion_version: str | None = None
     champion_n_users: int | None = None
     n_users: int | None = None  # after filtering, by the split
+    champion_contract: ServingContract | None = None
+    challenger_contract: ServingContract | None = None  # measured with the split
+    catalogue_overlap: float | None = None
     challenger_version: str | None = None
     test_metrics: dict[str, float] | None = None
     n_comparison_users: int | None = None
     champion_metric: float | None = None
     challenger_metric: float | None = None
+    p_challenger_better: float | None = None
 
     def __post_init__(self) -> None:
         metric_depth(self.metric)
@@ -138,7 +207,9 @@ class RetrainingFacts:
         """The rules of params:retraining, before the run has found anything out."""
         return cls(
             metric=retraining["metric"],
-            margin=retraining["margin"],
+            rope=retraining["rope"],
+            promotion_probability=retraining["promotion_probability"],
+            min_catalogue_overlap=retraining["min_catalogue_overlap"],
             force=retraining["force"],
             allow_fewer_users=retraining["allow_fewer_users"],
         )
@@ -168,6 +239,20 @@ def retraining_outcome(facts: RetrainingFacts) -> Outcome | None:
         )
     if facts.n_users is None:
         return None
+    if facts.champion_version is not None and (
+        breaches := contract_breaches(
+            facts.champion_contract,
+            facts.challenger_contract,
+            facts.catalogue_overlap,
+            facts.min_catalogue_overlap,
+        )
+    ):
+        return Outcome(
+            "incompatible",
+            f"a model of these data cannot replace champion version {facts.champion_version}: "
+            f"{'; '.join(breaches)}. Champion kept, nothing trained or registered; to switch "
+            "data, register a model with `kedro run` and move the champion alias to it by hand",
+        )
     if (
         facts.champion_version is not None
         and facts.n_users < facts.champion_n_users
@@ -191,23 +276,29 @@ def retraining_outcome(facts: RetrainingFacts) -> Outcome | None:
             "first_champion",
             f"no champion yet: version {facts.challenger_version} becomes champion",
         )
-    if facts.n_comparison_users == 0:
+    if facts.p_challenger_better is None:
         return Outcome(
             "kept_champion",
-            "every held-out user of the new split trained the champion, so the two cannot be "
-            "compared fairly; champion kept",
+            f"{facts.n_comparison_users} held-out user(s) of the new split are fresh (neither "
+            "model trained or validated on them); a fair comparison needs at least "
+            f"{MIN_COMPARISON_USERS}; champion kept",
         )
     comparison = (
-        f"challenger {facts.metric} {facts.challenger_metric:.4f} vs champion "
-        f"{facts.champion_metric:.4f} + margin {facts.margin} on {facts.n_comparison_users} "
-        "held-out users neither model trained on"
+        f"P(challenger better) = {facts.p_challenger_better:.3f} (ROPE +-{facts.rope}; "
+        f"{facts.metric} {facts.challenger_metric:.4f} vs champion {facts.champion_metric:.4f}) "
+        f"on {facts.n_comparison_users} fresh held-out users"
     )
-    if challenger_wins(facts.champion_metric, facts.challenger_metric, facts.margin):
+    if facts.p_challenger_better >= facts.promotion_probability:
         return Outcome(
             "promoted",
-            f"{comparison}: version {facts.challenger_version} is the new champion",
+            f"{comparison}, at least {facts.promotion_probability}: version "
+            f"{facts.challenger_version} is the new champion",
         )
-    return Outcome("kept_champion", f"{comparison}: champion version {facts.champion_version} kept")
+    return Outcome(
+        "kept_champion",
+        f"{comparison}, below {facts.promotion_probability}: champion version "
+        f"{facts.champion_version} kept",
+    )
 
 
 def decision_record(facts: RetrainingFacts, outcome: Outcome, **run: Any) -> dict:
@@ -230,8 +321,9 @@ def decision_metrics(facts: RetrainingFacts, outcome: Outcome) -> dict[str, floa
     ):
         if score is not None:
             metrics[f"retraining/{role}_{facts.metric}"] = score
-    if facts.n_comparison_users is not None:
-        metrics["retraining/n_comparison_users"] = facts.n_comparison_users
+    for name in ("n_comparison_users", "p_challenger_better", "catalogue_overlap"):
+        if (value := getattr(facts, name)) is not None:
+            metrics[f"retraining/{name}"] = value
     metrics.update(facts.test_metrics or {})
     return metrics
 
@@ -239,26 +331,44 @@ def decision_metrics(facts: RetrainingFacts, outcome: Outcome) -> dict[str, floa
 def comparison_scores(
     held_out: pd.DataFrame,
     metric: str,
+    rope: float,
     challenger: Recommender,
     champion: Recommender | None = None,
-    champion_training_users: Sequence = (),
+    champion_seen_users: Sequence = (),
 ) -> dict[str, float | int | None]:
-    """Mean ``metric`` of both models on the held-out users the champion did not train on
-    (users it trained on would flatter it); with no champion, the challenger's on all."""
-    fresh = held_out[~held_out["user"].isin(champion_training_users)]
-    scores = {"n_comparison_users": len(fresh), "champion_metric": None, "challenger_metric": None}
-    if champion is None or not fresh.empty:
-        scores["challenger_metric"] = _mean_quality(challenger, fresh, metric)
-    if champion is not None and not fresh.empty:
-        scores["champion_metric"] = _mean_quality(champion, fresh, metric)
+    """Both models' mean ``metric`` on the fresh held-out users and P(challenger better).
+
+    Fresh users are the new split's held-out users the champion neither trained nor
+    was validated on (either would flatter it); the split keeps them from the
+    challenger's training and validation. With no champion, the challenger's mean
+    on all held-out users.
+    """
+    fresh = held_out[~held_out["user"].isin(champion_seen_users)]
+    scores = {
+        "n_comparison_users": len(fresh),
+        "champion_metric": None,
+        "challenger_metric": None,
+        "p_challenger_better": None,
+    }
+    if champion is not None and fresh.empty:
+        return scores
+    challenger_scores = _per_user_quality(challenger, fresh, metric)
+    scores["challenger_metric"] = float(challenger_scores.mean())
+    if champion is None:
+        return scores
+    champion_scores = _per_user_quality(champion, fresh, metric)
+    scores["champion_metric"] = float(champion_scores.mean())
+    if len(fresh) >= MIN_COMPARISON_USERS:
+        comparison = compare_paired(challenger_scores, champion_scores, rope=rope)
+        scores["p_challenger_better"] = comparison.p_a_better
     return scores
 
 
-def _mean_quality(recommender: Recommender, users: pd.DataFrame, metric: str) -> float:
+def _per_user_quality(recommender: Recommender, users: pd.DataFrame, metric: str) -> np.ndarray:
     per_user = ranking_quality(
         recommender, users["fold_in"].tolist(), users["target"].tolist(), ks=(metric_depth(metric),)
     )
-    return float(per_user[metric].mean())
+    return per_user[metric]
 
 
 def held_out_histories(split: LiangSplit, item_ids: np.ndarray) -> pd.DataFrame:

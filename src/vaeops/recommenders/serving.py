@@ -6,6 +6,10 @@ and no per-user state. Requests and answers speak the original item ids of the
 raw data; columns are an internal detail. A history with no item the model
 knows (empty, or only new items) gets the most popular items instead, flagged
 as a fallback, and unknown items are counted in the answer, never an error.
+Every answer that is not a personal list of k items says why (``reason``), so a
+client never has to guess what a short or empty list means. A request may hold
+at most ``max_histories`` histories of at most ``max_history_length`` items, which
+bounds the work one request can ask of a server.
 
 ``ranking_quality`` scores any such recommender on held-out users given as
 original ids, so that two models trained on different item catalogues (a
@@ -42,13 +46,20 @@ class Recommendation:
 
     Model scores are the multinomial probabilities of the Mult-VAE decoder;
     fallback scores are each item's share of all training clicks, so both read
-    as "probability of the next click".
+    as "probability of the next click". ``reason`` is None for a personal
+    answer of k items and says why otherwise.
     """
 
     items: list
     scores: list[float]
     fallback: bool
     n_unknown_items: int
+    reason: str | None
+
+
+EMPTY_HISTORY = "empty history: most popular items"
+NO_KNOWN_ITEM = "no history item is known to the model: most popular items"
+WHOLE_CATALOGUE = "the history covers the whole catalogue: nothing left to recommend"
 
 
 class Recommender:
@@ -65,6 +76,8 @@ class Recommender:
         popularity: np.ndarray,
         default_k: int = 10,
         max_k: int = 100,
+        max_histories: int = 1000,
+        max_history_length: int = 10_000,
         batch_size: int = 1000,
         device: str = "cpu",
     ):
@@ -89,6 +102,8 @@ class Recommender:
         self._popularity_order = np.argsort(-popularity, kind="stable")
         self.default_k = default_k
         self.max_k = max_k
+        self.max_histories = max_histories
+        self.max_history_length = max_history_length
         self.batch_size = batch_size
 
     @classmethod
@@ -103,20 +118,42 @@ class Recommender:
         return cls(load_model(model_config, weights), item_ids, popularity, **settings)
 
     def recommend(self, requests: Sequence[Request]) -> list[Recommendation]:
-        """Answer each request; raises DataError naming the first malformed one."""
-        ks = [self._checked_k(request.k, position) for position, request in enumerate(requests)]
-        known = [
-            self._columns(request.history, position) for position, request in enumerate(requests)
+        """Answer each request; raises DataError naming the first malformed or oversized one."""
+        if len(requests) > self.max_histories:
+            raise DataError(
+                f"the request holds {len(requests)} histories; at most {self.max_histories} "
+                "are answered per request. Split it into several requests."
+            )
+        histories = [
+            self._checked_history(request.history, position)
+            for position, request in enumerate(requests)
         ]
+        ks = [self._checked_k(request.k, position) for position, request in enumerate(requests)]
+        exclude_seen = [
+            self._checked_exclude_seen(request.exclude_seen, position)
+            for position, request in enumerate(requests)
+        ]
+        known = [self._columns(history) for history in histories]
         return self._top_items(
             [columns for columns, _ in known],
             [n_unknown for _, n_unknown in known],
             ks,
-            [
-                self._checked_exclude_seen(request.exclude_seen, position)
-                for position, request in enumerate(requests)
-            ],
+            exclude_seen,
+            empty=[not history for history in histories],
         )
+
+    def _checked_history(self, history, position: int) -> list:
+        if isinstance(history, (str, bytes)) or not isinstance(history, (Sequence, np.ndarray)):
+            raise DataError(
+                f"request {position}: history must be a list of item ids, got "
+                f"{type(history).__name__}; send e.g. [50, 172, 181] (an empty list is allowed)."
+            )
+        if len(history) > self.max_history_length:
+            raise DataError(
+                f"request {position}: the history holds {len(history)} items; at most "
+                f"{self.max_history_length} are accepted. Send the most recent ones."
+            )
+        return _as_list(history)
 
     def _checked_k(self, k, position: int) -> int:
         if k is None:
@@ -137,15 +174,10 @@ class Recommender:
             )
         return bool(exclude_seen)
 
-    def _columns(self, history, position: int) -> tuple[np.ndarray, int]:
+    def _columns(self, history: list) -> tuple[np.ndarray, int]:
         """Model columns of the known items (deduplicated) and the number of unknown entries."""
-        if isinstance(history, (str, bytes)) or not isinstance(history, (Sequence, np.ndarray)):
-            raise DataError(
-                f"request {position}: history must be a list of item ids, got "
-                f"{type(history).__name__}; send e.g. [50, 172, 181] (an empty list is allowed)."
-            )
         columns, n_unknown = [], 0
-        for item in _as_list(history):
+        for item in history:
             column = self._column_of.get(item)
             if column is None:
                 n_unknown += 1
@@ -159,6 +191,7 @@ class Recommender:
         n_unknown: list[int],
         ks: list[int],
         exclude_seen: list[bool],
+        empty: list[bool],
     ) -> list[Recommendation]:
         answers: list[Recommendation | None] = [None] * len(columns)
         personal = [i for i, row in enumerate(columns) if row.size]
@@ -170,6 +203,7 @@ class Recommender:
                     scores=self._popularity_share[top].tolist(),
                     fallback=True,
                     n_unknown_items=n_unknown[i],
+                    reason=EMPTY_HISTORY if empty[i] else NO_KNOWN_ITEM,
                 )
         for start in range(0, len(personal), self.batch_size):
             chunk = personal[start : start + self.batch_size]
@@ -186,6 +220,7 @@ class Recommender:
                     scores=scores[top].astype(float).tolist(),
                     fallback=False,
                     n_unknown_items=n_unknown[i],
+                    reason=_shortfall(k, ks[i], exclude_seen[i]),
                 )
         return answers
 
@@ -196,6 +231,17 @@ class Recommender:
         batch = DeviceCSR(histories, self.device).rows(0, histories.shape[0])
         logits = self.model.score(batch).float()
         return torch.softmax(logits, dim=1).cpu().numpy()
+
+
+def _shortfall(n_items: int, k: int, exclude_seen: bool) -> str | None:
+    """Why a personal answer holds fewer than the ``k`` items asked for (None if it does not)."""
+    if n_items == k:
+        return None
+    if n_items == 0:
+        return WHOLE_CATALOGUE
+    if exclude_seen:
+        return f"the history leaves {n_items} of the catalogue's items to recommend"
+    return f"k exceeds the catalogue's {n_items} items"
 
 
 def _as_list(ids) -> list:
@@ -228,12 +274,13 @@ def ranking_quality(
     if any(len(target) == 0 for target in targets):
         raise DataError("every evaluated user needs at least one target item.")
     depth = max(ks)
-    known = [recommender._columns(history, position) for position, history in enumerate(fold_in)]
+    known = [recommender._columns(_as_list(history)) for history in fold_in]
     ranked = recommender._top_items(
         [columns for columns, _ in known],
         [n_unknown for _, n_unknown in known],
         [depth] * len(fold_in),
         [True] * len(fold_in),
+        empty=[len(history) == 0 for history in fold_in],
     )
     # One shared column per target item, plus a last column for every other item,
     # which is never a target: rankings of both models index the same space.

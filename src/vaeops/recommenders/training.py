@@ -201,7 +201,9 @@ def train_autoencoder(
                     callback(record)
 
     started = time.perf_counter()
-    for epoch in range(loop.epochs_done + 1, config.epochs + 1):
+    # A checkpoint written when patience ran out resumes as a finished run.
+    out_of_patience = config.patience is not None and progress.stale_epochs >= config.patience
+    for epoch in range(loop.epochs_done + 1, 1 if out_of_patience else config.epochs + 1):
         epoch_started = time.perf_counter()
         record = {"epoch": epoch, **loop.run_epoch()}
         record["train_seconds"] = time.perf_counter() - epoch_started

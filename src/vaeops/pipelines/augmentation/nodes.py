@@ -1,4 +1,4 @@
-"""Nodes of `kedro run --pipeline augmentation`: tune the arms, score them on repeated
+"""Nodes of `kedro run --pipelines augmentation`: tune the arms, score them on repeated
 splits, compare each with `none`, and draw and write up what was found.
 
 The study itself lives in ``vaeops.augmentation``; the Optuna search and the

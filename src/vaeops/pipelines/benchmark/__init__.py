@@ -1,4 +1,5 @@
-"""Baselines and autoencoders trained on one split, scored by one evaluation, compared."""
+"""Baselines and autoencoders chosen on validation users, then scored once on the test users
+by one evaluation, and compared."""
 
 from .pipeline import create_pipeline
 

@@ -1,23 +1,27 @@
 from kedro.pipeline import Pipeline, node
 
 from vaeops.integrations.benchmark_tracking import benchmark_models
-from vaeops.recommenders.benchmark import benchmark_report
+from vaeops.recommenders.benchmark import benchmark_report, held_out_data
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(
-                benchmark_models,
+                held_out_data,
                 [
                     "train_matrix",
                     "validation_fold_in",
                     "validation_target",
                     "test_fold_in",
                     "test_target",
-                    "params:benchmark",
-                    "params:training",
                 ],
+                "benchmark_data",
+                name="gather_benchmark_data",
+            ),
+            node(
+                benchmark_models,
+                ["benchmark_data", "params:benchmark", "params:training"],
                 "benchmark_results",
                 name="train_and_evaluate_benchmark_models",
             ),

@@ -1,28 +1,25 @@
 from typing import Any
 
-import scipy.sparse as sp
-
-from vaeops.integrations.benchmark_tracking import benchmark_models
 from vaeops.integrations.config import merged
-from vaeops.recommenders.benchmark import given_split_summary, load_given_split
+from vaeops.recommenders.benchmark import given_split_summary, read_given_split
+
+# Entries of params:benchmark_given_split that describe the data and its protocol
+# rather than override params:benchmark.
+_OWN_KEYS = ("dataset", "validation", "refit", "published")
 
 
 def split_as_given(given: dict) -> dict[str, Any]:
-    split = load_given_split(given["dataset"])
+    split = read_given_split(given["dataset"])
     return {
         "train": split.train,
         "test_target": split.test_target,
-        "summary": given_split_summary(given["dataset"]["name"], split),
+        "summary": given_split_summary(given["dataset"], split),
     }
 
 
 def given_split_settings(benchmark: dict, given: dict) -> dict:
-    """params:benchmark with the given-split entries merged over it, key by key."""
-    return merged(benchmark, {key: value for key, value in given.items() if key != "dataset"})
-
-
-def benchmark_on_given_split(
-    train: sp.csr_matrix, test_target: sp.csr_matrix, benchmark: dict, training: dict
-) -> dict[str, dict[str, Any]]:
-    """Every model learns from all train items; the same items are each user's fold-in."""
-    return benchmark_models(train, None, None, train, test_target, benchmark, training)
+    """params:benchmark with the given-split entries merged over it, key by key, and the
+    published rows of this dataset alone."""
+    overrides = {key: value for key, value in given.items() if key not in _OWN_KEYS}
+    published = (given.get("published") or {}).get(given["dataset"]["name"])
+    return {**merged(benchmark, overrides), "published": published}

@@ -1,8 +1,9 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.recommenders.benchmark import benchmark_report
+from vaeops.integrations.benchmark_tracking import benchmark_models
+from vaeops.recommenders.benchmark import benchmark_report, given_split_data
 
-from .nodes import benchmark_on_given_split, given_split_settings, split_as_given
+from .nodes import given_split_settings, split_as_given
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -19,19 +20,25 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="split_as_given",
             ),
             node(
+                given_split_data,
+                [
+                    "given_split_train",
+                    "given_split_test_target",
+                    "params:benchmark_given_split.validation",
+                    "params:benchmark_given_split.refit",
+                ],
+                "given_split_benchmark_data",
+                name="carve_validation_from_train",
+            ),
+            node(
                 given_split_settings,
                 ["params:benchmark", "params:benchmark_given_split"],
                 "given_split_benchmark_settings",
                 name="merge_given_split_settings",
             ),
             node(
-                benchmark_on_given_split,
-                [
-                    "given_split_train",
-                    "given_split_test_target",
-                    "given_split_benchmark_settings",
-                    "params:training",
-                ],
+                benchmark_models,
+                ["given_split_benchmark_data", "given_split_benchmark_settings", "params:training"],
                 "given_split_results",
                 name="train_and_evaluate_on_given_split",
             ),

@@ -1,7 +1,7 @@
 import pandas as pd
 import scipy.sparse as sp
 
-from vaeops.integrations.registry import CHAMPION, ModelRegistry, TrainedRecommender, data_tags
+from vaeops.integrations.registry import CHAMPION, ModelRegistry, TrainedRecommender, version_tags
 from vaeops.recommenders.evaluation import named_metrics
 
 
@@ -16,18 +16,27 @@ def register_trained_model(
     evaluation_report: dict,
     dataset: dict,
     registry: dict,
+    retraining: dict,
 ) -> dict:
     """Register the run's model; it becomes champion only if there is none yet.
 
     Later models wait for the retraining pipeline, which promotes a version
-    only after comparing it with the champion on the same users.
+    only after comparing it with the champion on the same users. The version's
+    headline metric is the one retraining decides on (``retraining.metric``).
     """
     models = ModelRegistry(registry["model_name"])
     aliases = (CHAMPION,) if models.version(CHAMPION) is None else ()
+    kind = model_config["kind"]
     version = models.register(
         TrainedRecommender(weights, model_config, item_map, train, user_map),
-        metrics=named_metrics(evaluation_report["models"], model_config["kind"]),
-        data_tags=data_tags(dataset, interactions, split_summary),
+        tags=version_tags(
+            dataset,
+            interactions,
+            split_summary,
+            kind,
+            named_metrics(evaluation_report["models"], kind),
+            retraining["metric"],
+        ),
         serving=registry["serving"],
         aliases=aliases,
     )

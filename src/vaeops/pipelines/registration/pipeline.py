@@ -19,6 +19,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "evaluation_report",
                     "params:dataset",
                     "params:registry",
+                    "params:retraining",
                 ],
                 "registered_model",
                 name="register_trained_model",

@@ -1,10 +1,10 @@
 """Scheduled retraining: train a challenger on the current data, promote it only if it wins.
 
-The work runs in one node under an exclusive lock because its steps are
-conditional (no new data, fewer users, a run already in progress) and must
-not overlap another run. Each step adds facts; ``retraining_outcome`` says
-whether they settle the round. Nothing touches the registry until training and
-evaluation have finished, so a run killed midway leaves it as it was.
+One node under an exclusive lock, because its steps are conditional (a run in
+progress, no new data, data the champion's clients could not use, fewer users)
+and must not overlap another run. Each step adds facts; ``retraining_outcome``
+says whether they settle the round. Nothing touches the registry until training
+and evaluation have finished, so a run killed midway leaves it as it was.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from vaeops.data.splits import liang_split, split_summary
 from vaeops.integrations.registry import (
     CHALLENGER,
     CHAMPION,
-    N_USERS_TAG,
     ModelRegistry,
     TrainedRecommender,
-    data_tags,
+    contract_facts,
+    scores_against,
+    version_tags,
 )
 from vaeops.integrations.tracking import active_run_id, metric_history
 from vaeops.integrations.training_run import train_from_parameters
@@ -77,7 +78,7 @@ def retrain_and_decide(
         "decision": decision,
         "log_line": json.dumps(decision, sort_keys=True) + "\n",
         "metrics": metric_history(decision_metrics(facts, outcome)),
-        "tags": {"retraining.outcome": outcome.name},
+        "tags": {"retraining.outcome": outcome.name, "retraining.reason": outcome.reason},
     }
 
 
@@ -97,18 +98,19 @@ def _retrain(
         facts,
         dataset_fingerprint=fingerprint,
         n_interactions=len(interactions),
-        versions_on_same_data=tuple(
-            str(v.version) for v in models.versions_trained_on(fingerprint)
-        ),
-        champion_version=champion.version if champion else None,
-        champion_n_users=int(champion.tags[N_USERS_TAG]) if champion else None,
+        **models.facts_about(champion, fingerprint),
     )
     if outcome := retraining_outcome(facts):
         return facts, outcome
 
+    served = models.served(champion) if champion else None
     split = liang_split(interactions, **preprocessing)
     summary = split_summary(split)
-    facts = replace(facts, n_users=summary["total"]["users"])
+    facts = replace(
+        facts,
+        n_users=summary["total"]["users"],
+        **contract_facts(served, dataset, split.item_map),
+    )
     if outcome := retraining_outcome(facts):
         return facts, outcome
 
@@ -133,14 +135,15 @@ def _retrain(
     test_metrics = named_metrics(summaries(evaluations), model_config.kind)
     challenger = models.register(
         candidate,
-        metrics=test_metrics,
-        data_tags=data_tags(dataset, interactions, summary),
+        tags=version_tags(
+            dataset, interactions, summary, model_config.kind, test_metrics, facts.metric
+        ),
         serving=registry["serving"],
         aliases=(CHALLENGER,),
     )
 
     held_out = held_out_histories(split, candidate.item_ids().to_numpy())
-    scores = models.scores_against(champion, candidate.recommender(), held_out, facts.metric)
+    scores = scores_against(served, candidate.recommender(), held_out, facts.metric, facts.rope)
     facts = replace(
         facts, challenger_version=challenger.version, test_metrics=test_metrics, **scores
     )

@@ -1,7 +1,7 @@
 import pandas as pd
 import scipy.sparse as sp
 
-from vaeops.integrations.training_run import train_from_parameters
+from vaeops.integrations.training_run import checkpointing_from_parameters, train_from_parameters
 
 
 def train_recommender(
@@ -10,9 +10,17 @@ def train_recommender(
     validation_target: sp.csr_matrix,
     training: dict,
     dataset: dict,
+    checkpoint: dict | None = None,
 ) -> dict:
+    """``checkpoint`` None (node tests) trains without writing a checkpoint."""
     result, model_config = train_from_parameters(
-        train, validation_fold_in, validation_target, training
+        train,
+        validation_fold_in,
+        validation_target,
+        training,
+        checkpointing=(
+            checkpointing_from_parameters(checkpoint, "training") if checkpoint else None
+        ),
     )
     config = result.config
     return {

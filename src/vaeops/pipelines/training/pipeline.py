@@ -16,6 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "validation_target",
                     "params:training",
                     "params:dataset",
+                    "params:checkpoint",
                 ],
                 {
                     "weights": "model_weights",

@@ -4,6 +4,7 @@ import scipy.sparse as sp
 
 from vaeops.data.sparse import resolve_device
 from vaeops.integrations import studies
+from vaeops.integrations.config import flattened
 from vaeops.integrations.progress import EpochProgressBar
 from vaeops.integrations.tracking import MlflowEpochLogger
 from vaeops.recommenders import configurations
@@ -16,26 +17,32 @@ def tune_hyperparameters(
     validation_target: sp.csr_matrix,
     training: dict,
     tuning: dict,
+    dataset: dict,
 ) -> dict:
-    """Run (or resume) the study; each trial trains with ``tuning.trial_epochs`` epochs.
+    """Run (or resume) the dataset's study; each trial trains the ``training`` block with
+    its values, as a training run would, and records that block for the retrain.
 
-    Trial 0 of a new study is the ``training`` parameters themselves, when they
-    lie inside the search space, so the best trial is never worse than the
-    default under the same budget.
+    Trial 0 of a new study is the ``training`` parameters themselves, when they lie
+    inside the search space, so the best trial is never worse than the default.
     """
     space = studies.flatten_search_space(tuning["search_space"])
     # A search space or plot that does not fit the training block fails here, before any trial.
     defaults = configurations.current_values(training, space)
+    configurations.check_searched_settings_apply(training, space)
     studies.check_contour_params(tuning["contour_params"], space)
     value_name = f"val_ndcg_at_{training['validation_k']}"
-    study = studies.open_study(studies.StudySettings.from_params(tuning["study"]))
+    name = configurations.study_name(tuning["study"]["name"], dataset)
+    study = studies.open_study(studies.StudySettings.from_params({**tuning["study"], "name": name}))
+    studies.check_study_data(
+        study, configurations.data_signature(train_matrix, validation_fold_in, validation_target)
+    )
     studies.enqueue_if_in_space(study, defaults, space, source="training parameters")
 
     def objective(trial) -> float:
+        trained = configurations.with_values(training, studies.suggest(trial, space))
+        trial.set_user_attr(configurations.TRAINED_BLOCK, trained)
         result = configurations.train_configuration(
-            configurations.trial_training(
-                training, studies.suggest(trial, space), tuning["trial_epochs"]
-            ),
+            trained,
             train_matrix,
             validation_fold_in,
             validation_target,
@@ -55,13 +62,17 @@ def tune_hyperparameters(
         timeout_seconds=tuning["timeout_seconds"],
         value_name=value_name,
         catch=(TrainingDiverged,),
+        # Named as a training run names them, so trials and training runs line up in MLflow.
+        logged_params=lambda values: flattened(
+            configurations.with_values(training, values), "training"
+        ),
     )
     summary = studies.summarize_run(study, ran, seconds=time.perf_counter() - started)
     metrics = studies.log_best_to_active_run(summary, value_name)  # fails without a best trial
     return {
         "summary": summary,
         "metrics": metrics,
-        "best_params": configurations.best_parameters_file(training, summary["best_params"]),
+        "best_params": configurations.best_parameters_file(summary["best_user_attrs"]),
         **studies.study_figures(study, list(tuning["contour_params"]), target_name=value_name),
     }
 
@@ -76,7 +87,8 @@ def compare_on_test(
     training: dict,
     evaluation: dict,
 ) -> dict:
-    """Retrain the default and the tuned configuration alike and score each once on test."""
+    """Retrain the default and the tuned configuration alike and score each once on test;
+    the tuned one is the best trial's block, so its validation score repeats the trial's."""
     scores = configurations.compare_on_test(
         {"default": training, "tuned": best_params["training"]},
         train_matrix,

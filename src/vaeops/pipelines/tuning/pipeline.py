@@ -6,7 +6,7 @@ from .nodes import compare_on_test, tune_hyperparameters
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            # The study sees the training and validation users only.
+            # The study sees the training and validation users only; it is the dataset's own.
             node(
                 tune_hyperparameters,
                 [
@@ -15,6 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "validation_target",
                     "params:training",
                     "params:tuning",
+                    "params:dataset",
                 ],
                 {
                     "summary": "study_summary",

@@ -1,0 +1,56 @@
+"""The interactions a run read, logged as the MLflow run's input.
+
+With it the UI's Dataset column names the data each run used, and runs on the same
+rows share a digest, which is the prefix of the fingerprint the model registry tags
+each version with (``dataset_fingerprint``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+from vaeops.integrations.registry import FINGERPRINT_TAG
+from vaeops.recommenders.retraining import interactions_fingerprint
+
+# MLflow stores at most 36 characters of a dataset digest; the full fingerprint is the
+# input's FINGERPRINT_TAG.
+DIGEST_LENGTH = 36
+INPUT_CONTEXT = "ingested"
+
+
+def dataset_label(dataset: Mapping[str, Any]) -> str:
+    """A dataset's name, or for a ``custom`` one its file's name, which says more."""
+    if dataset["name"] == "custom" and dataset.get("path"):
+        return Path(dataset["path"]).name
+    return dataset["name"]
+
+
+def interactions_source(dataset: Mapping[str, Any]) -> str:
+    """Where the interactions were read, as a file URI: the user's ``path``, else the
+    verified cache."""
+    location = dataset["path"] or Path(dataset["raw_dir"]) / dataset["name"]
+    return Path(location).resolve().as_uri()
+
+
+def log_interactions_input(interactions: pd.DataFrame, dataset: Mapping[str, Any]) -> None:
+    """Log ``interactions`` as an input of the active MLflow run, named and located as the
+    ``dataset`` parameters block says."""
+    fingerprint = interactions_fingerprint(interactions)
+    with warnings.catch_warnings():
+        # MLflow registers two equivalent sources for local files and says so, and gives
+        # advice on integer columns meant for model signatures: neither applies here.
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column")
+        data = mlflow.data.from_pandas(
+            interactions,
+            source=interactions_source(dataset),
+            name=dataset_label(dataset),
+            digest=fingerprint[:DIGEST_LENGTH],
+        )
+        mlflow.log_input(data, context=INPUT_CONTEXT, tags={FINGERPRINT_TAG: fingerprint})
