@@ -52,6 +52,9 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
         assert 1 <= choices[name]["kept_epoch"] <= choices[name]["stopped_epoch"] == epochs[name]
         assert choices[name]["precision"] in ("bf16", "fp32")
     assert set(report["against_ease"]) == set(AUTOENCODERS)
+    # The headline autoencoder is picked on validation, never on test.
+    by_validation = {name: choices[name]["validation_score"] for name in AUTOENCODERS}
+    assert report["best_autoencoder"] == max(by_validation, key=by_validation.get)
 
     assert set(report["comparisons"]) == set(ALL_MODELS) - {"multvae"}
     for other, comparison in report["comparisons"].items():
@@ -71,6 +74,7 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
         assert models[name][0] == f"{report['models'][name]['ndcg_at_100']:.4f}"
     assert "P(multvae better)" in markdown and "Bayesian bootstrap" in markdown
     assert "held-out validation users" in markdown
+    assert f"best validation score is **{report['best_autoencoder']}**" in markdown
     chosen = markdown_tables(markdown)[1]
     assert chosen["ease"][0] == f"l2={choices['ease']['chosen']['l2']:g}"
     assert chosen["recvae"][1:3] == [str(choices["recvae"]["kept_epoch"]), "2"]

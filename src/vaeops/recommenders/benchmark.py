@@ -423,10 +423,21 @@ def benchmark_report(results: dict[str, Any], benchmark: dict) -> dict:
         f"against_{BASELINE_TO_BEAT}": {
             name: _probabilities(c, name, BASELINE_TO_BEAT) for name, c in against_ease.items()
         },
+        "best_autoencoder": _best_on_validation(models, against_ease),
         "published": benchmark.get("published"),
     }
     markdown = _markdown(report, comparisons, against_ease)
     return {"report": report, "report_markdown": markdown}
+
+
+def _best_on_validation(models: dict, against_ease: dict) -> str | None:
+    """The autoencoder a user would ship: the best validation score, never the test's."""
+    scored = {
+        name: models[name]["choice"]["validation_score"]
+        for name in against_ease
+        if models[name]["choice"].get("validation_score") is not None
+    }
+    return max(scored, key=scored.get) if scored else None
 
 
 def _probabilities(comparison: ComparisonResult, a: str, b: str) -> dict[str, Any]:
@@ -486,6 +497,17 @@ def _markdown(report: dict, comparisons: dict, against_ease: dict) -> str:
             BASELINE_TO_BEAT,
         ),
     ]
+    best = report["best_autoencoder"]
+    if best is not None:
+        verdict = against_ease[best]
+        lines += [
+            "",
+            f"The autoencoder with the best validation score is **{best}**: "
+            f"P({best} better than {BASELINE_TO_BEAT}) = {verdict.p_a_better:.3f}, "
+            f"P(equivalent) = {verdict.p_rope:.3f}, "
+            f"P({BASELINE_TO_BEAT} better) = {verdict.p_b_better:.3f} on test "
+            f"{columns[metric]} (ROPE ±{verdict.rope}).",
+        ]
     for rows, title, index_name, a, b in sections:
         if rows:
             any_comparison = next(iter(rows.values()))
