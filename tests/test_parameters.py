@@ -2,6 +2,7 @@
 is reported as one line that names the key by its dotted path."""
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -156,3 +157,13 @@ def test_a_distribution_needs_the_bounds_or_choices_of_its_type(shipped):
 def test_a_parameter_error_is_a_data_error_for_callers_outside_the_cli(shipped):
     with pytest.raises(DataError, match="training.learnin_rate"):
         check_parameters(changed(shipped, "training.learnin_rate", 0.01))
+
+
+def test_the_shipped_recvae_environment_is_the_one_docs_tuning_shows():
+    blocks = re.findall(
+        r"```yaml\n# conf/recvae/(\S+)\n(.*?)```", (REPO_ROOT / "docs/tuning.md").read_text(), re.S
+    )
+    assert {name for name, _ in blocks} == {"parameters_training.yml", "parameters_tuning.yml"}
+    for name, text in blocks:
+        shipped = yaml.safe_load((REPO_ROOT / "conf/recvae" / name).read_text())
+        assert shipped == yaml.safe_load(text), name

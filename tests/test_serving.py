@@ -224,3 +224,23 @@ def test_ranking_quality_gives_no_credit_for_targets_the_model_cannot_know():
     ideal = 1.0 + 1.0 / math.log2(3)
     assert per_user["ndcg_at_100"][0] == pytest.approx((1.0 / math.log2(3)) / ideal)
     assert per_user["recall_at_100"][0] == pytest.approx(0.5)
+
+
+def test_recvae_serves_new_users_by_fold_in_from_its_saved_weights():
+    train = community_clicks(200, seed=0)
+    fold_in, target = split_rows(community_clicks(20, seed=1), n_fold_in=4)
+    result = train_autoencoder(
+        ModelConfig(kind="recvae", n_items=20, hidden_dims=[16], latent_dim=4),
+        train,
+        fold_in,
+        target,
+        TrainingConfig(epochs=8, batch_size=50, learning_rate=0.01, validation_k=10, device="cpu"),
+    )
+    popularity = np.asarray(train.sum(axis=0)).ravel()
+    served = Recommender.from_weights(
+        result.model.state_dict(), result.model.config.to_dict(), ITEM_IDS, popularity, default_k=5
+    )
+    a_user, b_user = served.recommend([Request([100, 101, 102]), Request([200, 201, 202])])
+    # A new user's own community comes first, as a history of three clicks tells.
+    assert set(a_user.items) <= set(COMMUNITY_A) - {100, 101, 102}
+    assert set(b_user.items) <= set(COMMUNITY_B) - {200, 201, 202}
