@@ -167,7 +167,6 @@ def test_evaluation_table_has_the_headline_metrics_of_each_model():
     [
         (127, 147, "127; stopped early after epoch 147 of 200"),
         (190, 200, "190 of 200"),
-        (190, None, "190 of 200"),
     ],
 )
 def test_kept_epoch_says_when_early_stopping_ended_training(best, stopped, text):
@@ -215,8 +214,7 @@ def test_study_and_registration_facts():
 def test_read_results_reads_only_what_the_run_produced():
     saved = {
         "evaluation_report": {"models": EVALUATION_MODELS},
-        "training_summary": {"best_epoch": 12},
-        "training_history": pd.DataFrame({"epoch": [1, 2, 30]}),
+        "training_summary": {"best_epoch": 12, "stopped_epoch": 30},
         "registered_model": {"model_name": "m", "version": 1, "aliases": ["champion"]},
         "retraining_decision": {"outcome": "kept_champion", "reason": "no better"},
     }
@@ -226,7 +224,7 @@ def test_read_results_reads_only_what_the_run_produced():
         loaded.append(name)
         return saved[name]
 
-    outputs = {"evaluation_report", "training_summary", "training_history", "registered_model"}
+    outputs = {"evaluation_report", "training_summary", "registered_model"}
     table, facts = read_results(outputs, load, PARAMETERS)
     assert list(table.index) == ["multvae", "popularity"]
     assert facts == [

@@ -62,7 +62,7 @@ TRAINING_PARAMS = {**TINY_TRAINING_PARAMS, "epochs": 3, "batch_size": 40}
 
 def test_training_then_evaluation_nodes_produce_reports_for_both_models():
     train, fold_in, target = community_split()
-    trained = train_recommender(train, fold_in, target, TRAINING_PARAMS, {"name": "toy"})
+    trained = train_recommender(train, fold_in, target, TRAINING_PARAMS, {"name": "toy"}, None)
     assert trained["run_tags"] == {"dataset": "toy", "device": "cpu", "model": "multvae"}
     assert len(trained["history"]) == 3
     assert training_curves(trained["history"]).axes

@@ -46,6 +46,7 @@ def train_and_evaluate(interactions: pd.DataFrame) -> tuple[dict, dict, dict]:
         split["validation_target"],
         TINY_TRAINING_PARAMS,
         {"name": "toy"},
+        checkpoint=None,
     )
     evaluated = evaluate_on_test(
         trained["weights"],

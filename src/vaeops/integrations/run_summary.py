@@ -124,10 +124,13 @@ def read_results(
     if "evaluation_report" in outputs:
         table = evaluation_table(load("evaluation_report")["models"])
     if "training_summary" in outputs:
-        history = load("training_history") if "training_history" in outputs else None
-        stopped = int(history["epoch"].max()) if history is not None else None
-        best_epoch = load("training_summary")["best_epoch"]
-        facts.append(("kept epoch", kept_epoch(best_epoch, stopped, parameters["training"])))
+        summary = load("training_summary")
+        facts.append(
+            (
+                "kept epoch",
+                kept_epoch(summary["best_epoch"], summary["stopped_epoch"], parameters["training"]),
+            )
+        )
     for name in ("benchmark_report", "given_split_report"):
         if name in outputs:
             table = benchmark_table(load(name))
@@ -149,10 +152,10 @@ def evaluation_table(models: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
     return table.rename(columns=HEADLINE_METRICS).rename_axis("model")
 
 
-def kept_epoch(best_epoch: int, stopped_epoch: int | None, training: Mapping[str, Any]) -> str:
+def kept_epoch(best_epoch: int, stopped_epoch: int, training: Mapping[str, Any]) -> str:
     """The kept epoch, and where training stopped when early stopping ended it."""
     planned = training["epochs"]
-    if stopped_epoch is None or stopped_epoch == planned:
+    if stopped_epoch == planned:
         return f"{best_epoch} of {planned}"
     return f"{best_epoch}; stopped early after epoch {stopped_epoch} of {planned}"
 

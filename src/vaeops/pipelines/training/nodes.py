@@ -10,9 +10,9 @@ def train_recommender(
     validation_target: sp.csr_matrix,
     training: dict,
     dataset: dict,
-    checkpoint: dict | None = None,
+    checkpoint: dict | None,
 ) -> dict:
-    """``checkpoint`` None (node tests) trains without writing a checkpoint."""
+    """``checkpoint`` None trains without writing a checkpoint."""
     result, model_config = train_from_parameters(
         train,
         validation_fold_in,
@@ -34,6 +34,8 @@ def train_recommender(
         },
         "summary": {
             "best_epoch": result.best_epoch,
+            "stopped_epoch": result.stopped_epoch,
+            "precision": result.precision,
             f"best_val_ndcg_at_{config.validation_k}": result.best_validation_ndcg,
             "train_seconds": result.seconds,
             "device": result.device,
