@@ -36,9 +36,3 @@ CONFIG_LOADER_ARGS = {
 warnings.filterwarnings(
     "ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning
 )
-# MLflow asks PythonModel.predict for type hints to validate inputs; the recommender
-# validates each request itself and logs an explicit signature, so the hint would
-# only add a second, stricter check that turns helpful 400 messages into generic ones.
-warnings.filterwarnings(
-    "ignore", message=r".*Add type hints to the `predict` method", category=UserWarning
-)
