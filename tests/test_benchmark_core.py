@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from tests.markdown_tables import markdown_tables
+from tests.matrices import csr
 from tests.test_models import small_problem
 from vaeops.errors import DataError
 from vaeops.recommenders import benchmark
@@ -44,14 +45,6 @@ SETTINGS = {
     "evaluation": {"ks": [20, 50, 100], "batch_size": 10, "device": "cpu"},
 }
 PROTOCOL = {"validation": "held-out users", "description": "Every choice was made on 2 users."}
-
-
-def csr(rows: list[list[int]], n_items: int = 4) -> sp.csr_matrix:
-    matrix = sp.lil_matrix((len(rows), n_items), dtype=np.float32)
-    for row, columns in enumerate(rows):
-        for column in columns:
-            matrix[row, column] = 1.0
-    return matrix.tocsr()
 
 
 class Favourite:

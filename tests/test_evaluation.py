@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 
 from tests.markdown_tables import markdown_tables
+from tests.matrices import csr
 from vaeops.recommenders.evaluation import (
     evaluate_beside_popularity,
     markdown_table,
@@ -17,15 +17,6 @@ from vaeops.recommenders.evaluation import (
 )
 from vaeops.recommenders.metrics import Evaluation, evaluate
 from vaeops.recommenders.models import ModelConfig, build_model, load_model
-
-
-def csr(rows: list[list[int]], n_items: int = 4) -> sp.csr_matrix:
-    matrix = sp.lil_matrix((len(rows), n_items), dtype=np.float32)
-    for row, columns in enumerate(rows):
-        for column in columns:
-            matrix[row, column] = 1.0
-    return matrix.tocsr()
-
 
 # Item popularity in training: 3, 2, 1, 0 clicks, so popularity ranks items 0, 1, 2, 3.
 TRAIN = csr([[0, 1, 2], [0, 1], [0]])
