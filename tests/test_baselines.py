@@ -1,3 +1,5 @@
+import logging
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -57,10 +59,14 @@ def test_ease_matches_a_ridge_regression_of_each_item_on_all_other_items():
     np.testing.assert_array_equal(np.diag(weights), 0.0)
 
 
-def test_ease_inverts_in_blocks_as_accurately_as_a_direct_float64_inverse(monkeypatch):
+def test_ease_inverts_in_blocks_as_accurately_as_a_direct_float64_inverse(monkeypatch, caplog):
     monkeypatch.setattr(baselines, "_BLOCK_ELEMENTS", 300 * 16)  # 19 pivot blocks of 16 items
+    caplog.set_level(logging.INFO, logger=baselines.__name__)
     train = random_clicks(500, 300, density=0.05, seed=15)
     weights = EASE(l2=5.0).fit(train).weights_
+    # A long inversion reports its progress by tenths.
+    progress = [r.getMessage().split(" after")[0] for r in caplog.records]
+    assert progress == [f"EASE inverse: {10 * tenth}% of 300 items" for tenth in range(1, 11)]
 
     gram = (train.T @ train).toarray().astype(np.float64) + 5.0 * np.eye(300)
     inverse = np.linalg.inv(gram)

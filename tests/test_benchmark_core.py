@@ -2,6 +2,7 @@
 scoring on the same test users, and the report."""
 
 import dataclasses
+import logging
 from contextlib import contextmanager
 
 import numpy as np
@@ -105,7 +106,8 @@ DATA = BenchmarkData(
 EVALUATION = {"ks": [1, 3], "batch_size": 1, "device": "cpu"}
 
 
-def test_a_grid_is_chosen_on_validation_then_refit_and_scored_once(monkeypatch):
+def test_a_grid_is_chosen_on_validation_then_refit_and_scored_once(monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger=benchmark.__name__)
     monkeypatch.setitem(benchmark.BASELINES, "favourite", Favourite)
     monkeypatch.setitem(benchmark.BASELINES, "fixed", Favourite)
     monkeypatch.setattr(Favourite, "fits", [])
@@ -140,6 +142,14 @@ def test_a_grid_is_chosen_on_validation_then_refit_and_scored_once(monkeypatch):
         (3, True),
     ]
     assert results["models"]["fixed"]["choice"] == {}
+    # A long grid (EASE on a large catalogue) reports each candidate as it is scored.
+    progress = [r.getMessage() for r in caplog.records if " grid " in r.getMessage()]
+    assert [m.split(": validation")[0] for m in progress] == [
+        "Favourite grid 1/3 {'item': 1}",
+        "Favourite grid 2/3 {'item': 2}",
+        "Favourite grid 3/3 {'item': 3}",
+    ]
+    assert "validation ndcg_at_1 = 1.0000" in progress[1]
     # Item 2 ranks first for both test users; user 0's item 1 comes next (fold-in item 0
     # excluded); user 1's item 3 is third, behind item 0.
     per_user = results["models"]["favourite"]["evaluation"].per_user

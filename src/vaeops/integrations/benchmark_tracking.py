@@ -29,8 +29,11 @@ from vaeops.recommenders.training import TrainingResult
 
 
 def benchmark_models(data: BenchmarkData, benchmark: dict, training: dict) -> dict[str, Any]:
-    """Choose, fit and score each selected model on ``data``; baselines choose from their
-    grids on validation NDCG@``training.validation_k``, the autoencoders' best epoch."""
+    """Choose, fit and score each selected model on ``data``: baselines their grid values
+    and autoencoders their epoch, all on validation NDCG@``benchmark.validation_k`` (else
+    ``training.validation_k``); an autoencoder's own ``validation_k`` override wins."""
+    validation_k = benchmark.get("validation_k") or training["validation_k"]
+    training = {**training, "validation_k": validation_k}
     settings = {
         name: _model_settings(name, benchmark, training) for name in selected_models(benchmark)
     }
@@ -39,7 +42,7 @@ def benchmark_models(data: BenchmarkData, benchmark: dict, training: dict) -> di
         data,
         benchmark["evaluation"],
         benchmark["headline_metric"],
-        training["validation_k"],
+        validation_k,
         train_autoencoder,
         model_run,
     )

@@ -300,6 +300,8 @@ class BenchmarkParameters(_Block):
     models: dict[str, bool]
     reference: str
     headline_metric: str
+    # The cut-off of the validation NDCG behind every choice; None: training.validation_k.
+    validation_k: PositiveInt | None = None
     table_metrics: dict[str, str]  # metric: column heading
     rope: NonNegativeFloat
     bootstrap_samples: PositiveInt

@@ -10,7 +10,9 @@ fold-in items itself, so ``score`` need not.
 from __future__ import annotations
 
 import bisect
+import logging
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,8 @@ import scipy.sparse as sp
 import torch
 
 from vaeops.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 # Upper bound on the elements of one temporary block (64 MiB of float32), so that
 # ItemKNN and ALS work in bounded memory whatever the catalogue size.
@@ -129,6 +133,8 @@ def _invert_in_place(matrix: np.ndarray) -> None:
     n = matrix.shape[0]
     swept = torch.from_numpy(matrix)
     block = _sweep_block(n)
+    # A large catalogue takes minutes (7 for 41k items on 2 cores): log each tenth.
+    tenths_logged, started = 0 if n > 10 * block else 10, time.perf_counter()
     for start in range(0, n, block):
         stop = min(start + block, n)
         pivot = swept[start:stop, start:stop].tril()
@@ -151,6 +157,14 @@ def _invert_in_place(matrix: np.ndarray) -> None:
         swept[stop:, start:stop] = scaled[stop:]
         swept[start:stop, :start] = scaled[:start].T
         swept[start:stop, start:stop] = -pivot_inverse
+        if 10 * stop // n > tenths_logged:
+            tenths_logged = 10 * stop // n
+            logger.info(
+                "EASE inverse: %d%% of %s items after %.0f s",
+                10 * tenths_logged,
+                f"{n:,}",
+                time.perf_counter() - started,
+            )
     _mirror_lower_triangle(matrix)
     swept.neg_()
 

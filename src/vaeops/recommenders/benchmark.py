@@ -309,7 +309,8 @@ def _fit_baseline(
         return _Fitted(scipy_scorer(model), time.perf_counter() - started, {})
     metric = f"ndcg_at_{validation_k}"
     grid, chosen, best_score = [], None, math.nan
-    for candidate in candidates:
+    for position, candidate in enumerate(candidates, start=1):
+        fit_started = time.perf_counter()
         model = model_class(**candidate).fit(data.train)
         with torch.no_grad():
             score = evaluate(
@@ -321,6 +322,16 @@ def _fit_baseline(
                 device=device,
             ).summary()[metric]
         grid.append({**candidate, f"validation_{metric}": score})
+        logger.info(
+            "%s grid %d/%d %s: validation %s = %.4f after %.1f s",
+            model_class.__name__,
+            position,
+            len(candidates),
+            candidate,
+            metric,
+            score,
+            time.perf_counter() - fit_started,
+        )
         if chosen is None or score > best_score:
             best_score, chosen, kept = score, candidate, model
         del model  # holding one model besides the best bounds EASE's memory to two
