@@ -7,7 +7,7 @@ It prints one JSON line per epoch, then the epoch validation keeps with its test
 score (the honest figure, as the pipeline reports it) beside the best test score of
 any epoch trained (what choosing the epoch on the test part would report).
 
-    python experiments/epoch_ceiling.py --data-dir ../shared/data/gowalla --anneal-cap 0.6
+    python experiments/epoch_ceiling.py --data-dir ../shared/data/gowalla --anneal-cap 1.0
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ K = 20  # the LightGCN paper's cut-off
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True, help="a folder with train.txt and test.txt")
-    parser.add_argument("--anneal-cap", type=float, default=0.6, help="β's cap (0.6 as configured)")
+    parser.add_argument("--anneal-cap", type=float, default=1.0, help="β's cap (1.0 as configured)")
     parser.add_argument("--dropout", type=float, default=0.5)
     parser.add_argument("--epochs", type=int, default=200, help="planned epochs (β's schedule)")
     parser.add_argument("--patience", type=int, default=10)

@@ -50,7 +50,7 @@ def test_it_keeps_the_benchmarks_epoch_and_reports_the_best_test_epoch_beside_it
         data.validation_fold_in,
         data.validation_target,
         TrainingConfig(
-            epochs=12, anneal_cap=0.6, anneal_share=0.05, patience=3, validation_k=20, device="cpu"
+            epochs=12, anneal_cap=1.0, anneal_share=0.05, patience=3, validation_k=20, device="cpu"
         ),
     )
     assert [r["epoch"] for r in curve] == list(range(1, pipeline.stopped_epoch + 1))
