@@ -22,7 +22,12 @@ from vaeops.data.sparse import DeviceCSR, resolve_device
 from vaeops.recommenders.benchmark import given_split_data, read_given_split
 from vaeops.recommenders.metrics import evaluate
 from vaeops.recommenders.models import ModelConfig, build_model
-from vaeops.recommenders.training import TrainingConfig, TrainingLoop, resolve_precision
+from vaeops.recommenders.training import (
+    TrainingConfig,
+    TrainingLoop,
+    ValidationProgress,
+    resolve_precision,
+)
 
 K = 20  # the LightGCN paper's cut-off
 
@@ -64,7 +69,8 @@ def main() -> None:
     }
     parts = {name: tuple(DeviceCSR(m, device) for m in pair) for name, pair in parts.items()}
 
-    started, curve, stale = time.perf_counter(), [], 0
+    # The training loop's own rule picks the kept epoch and stops.
+    started, curve, progress = time.perf_counter(), [], ValidationProgress()
     for epoch in range(1, config.epochs + 1):
         record = {"epoch": epoch, "beta": loop.run_epoch()["beta"]}
         model.eval()
@@ -76,16 +82,14 @@ def main() -> None:
                 record[f"{name}_uncapped_recall_at_{K}"] = summary[f"uncapped_recall_at_{K}"]
         record["seconds"] = round(time.perf_counter() - started)
         print(json.dumps(record), flush=True)
-        best_validation = max(r[f"validation_ndcg_at_{K}"] for r in curve) if curve else -1.0
         curve.append(record)
-        if record[f"validation_ndcg_at_{K}"] > best_validation:
-            stale = 0
-        elif loop.at_full_kl_weight():  # as in training: patience counts once β is at its cap
-            stale += 1
-        if stale >= config.patience:
+        progress.observe(
+            epoch, record[f"validation_ndcg_at_{K}"], model, counts=loop.at_full_kl_weight()
+        )
+        if progress.stale_epochs >= config.patience:
             break
 
-    kept = max(curve, key=lambda r: r[f"validation_ndcg_at_{K}"])
+    kept = curve[progress.best_epoch - 1]
     ceiling = max(curve, key=lambda r: r[f"test_ndcg_at_{K}"])
     print(
         json.dumps(

@@ -187,12 +187,12 @@ def train_autoencoder(
         else (DeviceCSR(validation_fold_in, device), DeviceCSR(validation_target, device))
     )
     fingerprint = _fingerprint(model_config, config, (train, validation_fold_in, validation_target))
-    progress = _Progress()
+    progress = ValidationProgress()
     if checkpointing is not None:
         saved = _load_checkpoint(checkpointing.path, fingerprint)
         if saved is not None:
             loop.load_state(saved["loop"])
-            progress = _Progress(**saved["progress"])
+            progress = ValidationProgress(**saved["progress"])
             logger.info(
                 "Resuming from %s after epoch %d", checkpointing.path, progress.history[-1]["epoch"]
             )
@@ -251,7 +251,7 @@ def train_autoencoder(
 
 
 @dataclass
-class _Progress:
+class ValidationProgress:
     """What validation has shown so far: the history, the best weights and how long ago."""
 
     history: list[dict[str, float]] = field(default_factory=list)
