@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.markdown_tables import markdown_tables
-from vaeops.pipelines.benchmark_given_split.nodes import given_split_settings
+from vaeops.integrations.benchmark_tracking import given_split_settings
 
 MODELS = ["popularity", "ease", "itemknn", "multvae", "recvae"]
 AUTOENCODERS = ["multvae", "recvae"]

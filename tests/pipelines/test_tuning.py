@@ -14,8 +14,8 @@ from kedro.framework.session import KedroSession
 
 from tests.conftest import REPO_ROOT
 from tests.test_latent import random_clicks
+from vaeops.integrations.tuning import tune_hyperparameters
 from vaeops.pipelines.tuning import create_pipeline
-from vaeops.pipelines.tuning.nodes import tune_hyperparameters
 
 TINY = {
     "training": {"epochs": 2, "model": {"hidden_dims": [32], "latent_dim": 8}},

@@ -27,13 +27,16 @@ from vaeops.recommenders.benchmark import (
 )
 from vaeops.recommenders.training import TrainingResult
 
+# Entries of params:benchmark_given_split that describe the data and its protocol
+# rather than override params:benchmark.
+_GIVEN_SPLIT_OWN_KEYS = ("dataset", "validation", "refit", "published")
+
 
 def benchmark_models(data: BenchmarkData, benchmark: dict, training: dict) -> dict[str, Any]:
     """Choose, fit and score each selected model on ``data``: baselines their grid values
     and autoencoders their epoch, all on validation NDCG@``benchmark.validation_k`` (else
     ``training.validation_k``); an autoencoder's own ``validation_k`` override wins."""
-    validation_k = benchmark.get("validation_k") or training["validation_k"]
-    training = {**training, "validation_k": validation_k}
+    validation_k = _validation_k(benchmark, training)
     settings = {
         name: _model_settings(name, benchmark, training) for name in selected_models(benchmark)
     }
@@ -63,11 +66,30 @@ def train_autoencoder(
     return result
 
 
+def autoencoder_training(name: str, benchmark: dict, training: dict) -> dict:
+    """The ``training`` block the benchmark trains autoencoder ``name`` with:
+    params:training, the benchmark's validation cut-off, then the autoencoder's overrides."""
+    training = {**training, "validation_k": _validation_k(benchmark, training)}
+    return merged(training, benchmark["autoencoders"][name] or {})
+
+
+def given_split_settings(benchmark: dict, given: dict) -> dict:
+    """params:benchmark with the given-split entries merged over it, key by key, and the
+    published rows of this dataset alone."""
+    overrides = {key: value for key, value in given.items() if key not in _GIVEN_SPLIT_OWN_KEYS}
+    published = (given.get("published") or {}).get(given["dataset"]["name"])
+    return {**merged(benchmark, overrides), "published": published}
+
+
+def _validation_k(benchmark: dict, training: dict) -> int:
+    return benchmark.get("validation_k") or training["validation_k"]
+
+
 def _model_settings(name: str, benchmark: dict, training: dict) -> dict:
-    """A baseline's keyword arguments, or params:training with the autoencoder's overrides."""
+    """A baseline's keyword arguments, or the autoencoder's training block."""
     if name in BASELINES:
         return dict(benchmark["baselines"].get(name) or {})
-    return merged(training, benchmark["autoencoders"][name] or {})
+    return autoencoder_training(name, benchmark, training)
 
 
 @contextmanager

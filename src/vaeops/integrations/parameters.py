@@ -260,6 +260,12 @@ class TuningParameters(_Block):
     contour_params: list[str]
 
 
+class TuningGivenSplitParameters(_Block):
+    autoencoder: str  # a key of benchmark.autoencoders
+    training: overrides_of(TrainingParameters) | None
+    tuning: overrides_of(TuningParameters)
+
+
 class NoKeywords(_Block):
     """A baseline that takes no settings."""
 
@@ -506,6 +512,7 @@ class Parameters(_Block):
     evaluation: EvaluationParameters
     reporting: ReportingParameters
     tuning: TuningParameters
+    tuning_given_split: TuningGivenSplitParameters
     benchmark: BenchmarkParameters
     benchmark_given_split: BenchmarkGivenSplitParameters
     retraining: RetrainingParameters

@@ -72,7 +72,7 @@ def run_title(pipeline_names: Sequence[str] | None, parameters: Mapping[str, Any
 def _data_labels(pipeline_name: str, parameters: Mapping[str, Any]) -> list[str]:
     if pipeline_name == "augmentation":
         return list(parameters["augmentation"]["selected_datasets"])
-    if pipeline_name == "benchmark_given_split":
+    if pipeline_name in ("benchmark_given_split", "tuning_given_split"):
         return [dataset_label(parameters["benchmark_given_split"]["dataset"])]
     return [dataset_label(parameters["dataset"])]
 
@@ -136,8 +136,9 @@ def read_results(
             table = benchmark_table(load(name))
     if "augmentation_summary" in outputs:
         table = verdict_table(load("augmentation_summary"))
-    if "study_summary" in outputs:
-        facts.append(("study", study_fact(load("study_summary"))))
+    for name in ("study_summary", "given_split_study_summary"):
+        if name in outputs:
+            facts.append(("study", study_fact(load(name))))
     if "retraining_decision" in outputs:
         decision = load("retraining_decision")
         facts.append(("decision", f"{decision['outcome']}: {decision['reason']}"))

@@ -86,8 +86,11 @@ def best_parameters_file(best_trial_attrs: Mapping[str, Any]) -> dict:
 
 def study_name(name: str, dataset: Mapping[str, Any]) -> str:
     """``<name>-<dataset>``: the same settings score differently on other data, so each
-    dataset keeps its own study. A ``custom`` file is named by its stem."""
-    label = Path(dataset["path"]).stem if dataset["name"] == "custom" else dataset["name"]
+    dataset keeps its own study. A ``custom`` file or ``lightgcn`` folder is named by its
+    stem."""
+    label = (
+        Path(dataset["path"]).stem if dataset["name"] in ("custom", "lightgcn") else dataset["name"]
+    )
     return f"{name}-{label}"
 
 

@@ -1,9 +1,9 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.integrations.benchmark_tracking import benchmark_models
+from vaeops.integrations.benchmark_tracking import benchmark_models, given_split_settings
 from vaeops.recommenders.benchmark import benchmark_report, given_split_data
 
-from .nodes import given_split_settings, split_as_given
+from .nodes import split_as_given
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,3 +1,6 @@
+"""The Optuna study of a ``training`` block and the test comparison that follows it, shared
+by the tuning pipelines of the Liang split and of a split that ships with the data."""
+
 import time
 
 import scipy.sparse as sp
