@@ -138,6 +138,11 @@ def test_a_search_space_may_only_name_keys_of_what_it_tunes(shipped):
         f"tuning.search_space.learnin_rate: unknown key; valid keys of tuning.search_space: "
         f"{TRAINING_KEYS}"
     ]
+    params = changed(shipped, "tuning_given_split.tuning.search_space.learnin_rate", distribution)
+    assert problems(params) == [
+        "tuning_given_split.tuning.search_space.learnin_rate: unknown key; valid keys of "
+        f"tuning_given_split.tuning.search_space: {TRAINING_KEYS}"
+    ]
     params = changed(shipped, "augmentation.arms.smote.search_space.scale", distribution)
     assert problems(params) == [
         "augmentation.arms.smote.search_space.scale: unknown key; valid keys of "
