@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
+import yaml
 
 from vaeops.data.sparse import DeviceCSR, resolve_device
 from vaeops.recommenders.benchmark import given_split_data, read_given_split
@@ -29,28 +31,30 @@ from vaeops.recommenders.training import (
     resolve_precision,
 )
 
-K = 20  # the LightGCN paper's cut-off
+# The benchmark's carve and Mult-VAE override, read rather than copied so the two agree.
+GIVEN_SPLIT = yaml.safe_load(
+    (Path(__file__).parents[1] / "conf/base/parameters_benchmark_given_split.yml").read_text()
+)["benchmark_given_split"]
+MULTVAE = GIVEN_SPLIT["autoencoders"]["multvae"]
+K = GIVEN_SPLIT["validation_k"]  # 20, the LightGCN paper's cut-off
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True, help="a folder with train.txt and test.txt")
-    parser.add_argument("--anneal-cap", type=float, default=1.0, help="β's cap (1.0 as configured)")
+    parser.add_argument("--anneal-cap", type=float, default=MULTVAE["anneal_cap"], help="β's cap")
     parser.add_argument("--dropout", type=float, default=0.5)
     parser.add_argument("--epochs", type=int, default=200, help="planned epochs (β's schedule)")
-    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--patience", type=int, default=MULTVAE["patience"])
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
     split = read_given_split({"name": "lightgcn", "raw_dir": args.data_dir, "path": args.data_dir})
-    # conf/base/parameters_benchmark_given_split.yml: the carve and the Mult-VAE override.
-    data = given_split_data(
-        split.train, split.test_target, {"share": 0.2, "max_users": 5000, "seed": 98765}, False
-    )
+    data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
     config = TrainingConfig(
         epochs=args.epochs,
         anneal_cap=args.anneal_cap,
-        anneal_share=0.05,
+        anneal_share=MULTVAE["anneal_share"],
         patience=args.patience,
         validation_k=K,
         device=args.device,

@@ -6,32 +6,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+import yaml
 
+from tests.given_splits import write_lightgcn_split
 from vaeops.recommenders.benchmark import given_split_data, read_given_split
 from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 
-SCRIPT = Path(__file__).parents[1] / "experiments" / "epoch_ceiling.py"
-
-
-def _write_lightgcn_folder(folder: Path) -> None:
-    rng = np.random.default_rng(3)
-    train_lines, test_lines = [], []
-    for user in range(80):
-        items = rng.choice(100, size=rng.integers(6, 16), replace=False)
-        cut = int(0.8 * items.size)
-        train_lines.append(" ".join(map(str, [user, *items[:cut]])))
-        test_lines.append(" ".join(map(str, [user, *items[cut:]])))
-    (folder / "train.txt").write_text("\n".join(train_lines) + "\n")
-    (folder / "test.txt").write_text("\n".join(test_lines) + "\n")
+ROOT = Path(__file__).parents[1]
+SCRIPT = ROOT / "experiments" / "epoch_ceiling.py"
+GIVEN_SPLIT = yaml.safe_load((ROOT / "conf/base/parameters_benchmark_given_split.yml").read_text())[
+    "benchmark_given_split"
+]
 
 
 def test_it_keeps_the_benchmarks_epoch_and_reports_the_best_test_epoch_beside_it(tmp_path):
-    _write_lightgcn_folder(tmp_path)
+    folder = tmp_path / "split"
+    write_lightgcn_split(folder)
     completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--data-dir", str(tmp_path), "--epochs", "12"]
+        [sys.executable, str(SCRIPT), "--data-dir", str(folder), "--epochs", "12"]
         + ["--patience", "3", "--device", "cpu"],
         capture_output=True,
         text=True,
@@ -40,10 +34,8 @@ def test_it_keeps_the_benchmarks_epoch_and_reports_the_best_test_epoch_beside_it
     )
     *curve, summary = (json.loads(line) for line in completed.stdout.splitlines())
 
-    split = read_given_split({"name": "lightgcn", "raw_dir": tmp_path, "path": tmp_path})
-    data = given_split_data(
-        split.train, split.test_target, {"share": 0.2, "max_users": 5000, "seed": 98765}, False
-    )
+    split = read_given_split({"name": "lightgcn", "raw_dir": folder, "path": folder})
+    data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
     pipeline = train_autoencoder(
         ModelConfig(kind="multvae", n_items=split.train.shape[1]),
         data.train,

@@ -5,7 +5,7 @@ import optuna
 import pytest
 import yaml
 
-from tests.pipelines.test_benchmark_given_split import write_lightgcn_split
+from tests.given_splits import write_lightgcn_split
 from vaeops.pipelines.tuning_given_split import create_pipeline
 from vaeops.pipelines.tuning_given_split.nodes import given_split_tuning_settings
 
