@@ -1,5 +1,6 @@
 """`mlflow models serve -m models:/vaeops-multvae@champion` answers; bad requests get 400."""
 
+import http.client
 import json
 import os
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -204,3 +206,17 @@ def test_a_history_of_the_whole_catalogue_gets_no_items_and_the_reason(server, c
     (answer,) = body["predictions"]
     assert answer["items"] == [] and answer["fallback"] is False
     assert answer["reason"] == "the history covers the whole catalogue: nothing left to recommend"
+
+
+def test_a_request_without_content_type_gets_mlflows_500_as_docs_serving_says(server):
+    """vaeops cannot reach this: MLflow's scoring server fails on the missing header
+    before the model is called. docs/serving.md says so and shows the proxy that
+    answers 415; when this fails, MLflow has fixed it and the paragraph can go."""
+    body = json.dumps({"dataframe_records": [{"history": [STAR_WARS]}]})
+    connection = http.client.HTTPConnection(urllib.parse.urlsplit(server).netloc, timeout=30)
+    connection.request("POST", "/invocations", body)  # urllib would add a Content-Type
+    answer = connection.getresponse()
+    assert answer.status == 500
+    connection.close()
+    status, _ = post(f"{server}/invocations", {"dataframe_records": [{"history": [STAR_WARS]}]})
+    assert status == 200  # and the server goes on serving

@@ -4,6 +4,7 @@ import math
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -61,7 +62,7 @@ def test_the_fingerprint_changes_with_any_new_or_changed_row():
 def test_a_second_holder_of_the_lock_is_refused_with_the_first_ones_pid(tmp_path):
     lock_file = tmp_path / "models" / "retraining.lock"
     with exclusive_lock(lock_file):
-        with pytest.raises(RetrainingInProgress, match=r"in progress \(pid \d+ since"):
+        with pytest.raises(RetrainingInProgress, match=r"in progress \(pid \d+ on \S+ since"):
             with exclusive_lock(lock_file):
                 pass
     with exclusive_lock(lock_file):  # released on exit
@@ -111,7 +112,9 @@ def test_only_ranking_metrics_with_a_depth_can_decide():
 def test_the_lock_file_names_its_holder_only_while_held(tmp_path):
     lock_file = tmp_path / "retraining.lock"
     with exclusive_lock(lock_file):
-        assert lock_file.read_text().startswith(f"pid {os.getpid()} since ")
+        assert lock_file.read_text().startswith(
+            f"pid {os.getpid()} on {socket.gethostname()} since "
+        )
     assert lock_file.read_text() == ""
 
 

@@ -5,12 +5,14 @@ import warnings
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
+from vaeops.integrations.checkpoints import CheckpointHooks
 from vaeops.integrations.hooks import (
     DataErrorHooks,
     MlflowRecordHooks,
     ParameterCheckHooks,
     RunSummaryHooks,
 )
+from vaeops.integrations.mlflow_hook import KEDRO_MLFLOW_PLUGIN, SecretMaskingMlflowHook
 from vaeops.integrations.run_status import RunStatusHooks
 from vaeops.integrations.tracking_server import TrackingServerHooks
 
@@ -21,7 +23,14 @@ HOOKS = (
     RunStatusHooks(),
     MlflowRecordHooks(),
     RunSummaryHooks(),
+    CheckpointHooks(),
+    # Last, so it runs first (pluggy calls the latest registered first), as kedro-mlflow's
+    # own hook did when Kedro registered it after the project's.
+    SecretMaskingMlflowHook(),
 )
+
+# kedro-mlflow's own hook would log secrets; SecretMaskingMlflowHook is it, masked.
+DISABLE_HOOKS_FOR_PLUGINS = (KEDRO_MLFLOW_PLUGIN,)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -142,3 +142,36 @@ def test_the_first_registered_model_becomes_champion_and_later_ones_wait(trackin
     assert second["version"] == 2 and second["aliases"] == []
     assert client.get_model_version_by_alias("vaeops-test", "champion").version == 1
     assert client.get_model_version("vaeops-test", "2").tags["n_users"] == "330"
+
+
+@pytest.mark.parametrize(
+    ("remove", "missing"),
+    [
+        (
+            lambda client: client.delete_registered_model_alias("vaeops-test", "champion"),
+            "vaeops-test has no alias 'champion' (it was never set, or was deleted)",
+        ),
+        (
+            lambda client: client.delete_model_version("vaeops-test", "1"),
+            "vaeops-test has no alias 'champion' (it was never set, or was deleted)",
+        ),
+    ],
+    ids=["alias deleted", "champion version deleted"],
+)
+def test_a_missing_champion_means_none_and_the_next_model_is_promoted(
+    tracking_store, caplog, remove, missing
+):
+    """The SQL store answers a missing alias with INVALID_PARAMETER_VALUE; it used to crash."""
+    client = tracking_store
+    interactions = community_interactions(range(300), seed=0)
+    split, trained, evaluated = train_and_evaluate(interactions)
+    assert register(interactions, split, trained, evaluated)["aliases"] == ["champion"]
+    remove(client)
+
+    assert ModelRegistry("vaeops-test").version("champion") is None
+    with caplog.at_level("WARNING", logger="vaeops.integrations.registry"):
+        again = register(interactions, split, trained, evaluated)
+
+    assert again["version"] == 2 and again["aliases"] == ["champion"]
+    assert f"No champion: {missing}; carrying on as with none." in caplog.text
+    assert client.get_model_version_by_alias("vaeops-test", "champion").version == 2

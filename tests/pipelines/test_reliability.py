@@ -7,6 +7,7 @@ signals it once its first checkpoint shows that training is under way.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -27,12 +28,16 @@ import yaml
 from tests.mlflow_store import fresh_sqlite_store
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
+from tests.small_filesystem import run_with_small_filesystem
 from vaeops.integrations.datasets import SparseMatrixDataset
 from vaeops.integrations.run_status import (
     END_REASON_TAG,
     HOST_TAG,
     PID_TAG,
+    PROCESS_NAMESPACE_TAG,
+    RUN_LOCK_TAG,
     end_runs_of_dead_processes,
+    process_namespace,
 )
 from vaeops.integrations.tracking_server import TrackingServerUnreachable, check_tracking_server
 from vaeops.recommenders.configurations import train_configuration
@@ -200,16 +205,19 @@ def test_only_runs_of_dead_processes_of_this_host_are_ended_with_their_children(
     client = mlflow.MlflowClient(fresh_sqlite_store(tmp_path / "mlflow.db"))
     experiment = client.create_experiment("vaeops")
     host, dead = socket.gethostname(), str(a_dead_pid())
+    here = process_namespace()
 
     def run(tags: dict[str, str]) -> str:
         return client.create_run(experiment, tags=tags).info.run_id
 
-    current = run({HOST_TAG: host, PID_TAG: str(os.getpid())})
-    orphaned = run({HOST_TAG: host, PID_TAG: dead})
+    current = run({HOST_TAG: host, PID_TAG: str(os.getpid()), PROCESS_NAMESPACE_TAG: here})
+    orphaned = run({HOST_TAG: host, PID_TAG: dead, PROCESS_NAMESPACE_TAG: here})
     its_child = run({"mlflow.parentRunId": orphaned})
-    alive = run({HOST_TAG: host, PID_TAG: str(os.getppid())})
-    elsewhere = run({HOST_TAG: f"not-{host}", PID_TAG: dead})
-    finished = run({HOST_TAG: host, PID_TAG: dead})
+    alive = run({HOST_TAG: host, PID_TAG: str(os.getppid()), PROCESS_NAMESPACE_TAG: here})
+    elsewhere = run({HOST_TAG: f"not-{host}", PID_TAG: dead, PROCESS_NAMESPACE_TAG: here})
+    other_namespace = run({HOST_TAG: host, PID_TAG: dead, PROCESS_NAMESPACE_TAG: "boot/pid:[1]"})
+    untagged = run({HOST_TAG: host, PID_TAG: dead})  # from before namespaces were tagged
+    finished = run({HOST_TAG: host, PID_TAG: dead, PROCESS_NAMESPACE_TAG: here})
     client.set_terminated(finished, "FINISHED")
 
     ended = end_runs_of_dead_processes(client, experiment, current)
@@ -220,9 +228,64 @@ def test_only_runs_of_dead_processes_of_this_host_are_ended_with_their_children(
     assert client.get_run(its_child).data.tags[END_REASON_TAG] == (
         f"process {dead} on {host} died without ending the run"
     )
-    for untouched in (current, alive, elsewhere):
+    for untouched in (current, alive, elsewhere, other_namespace, untagged):
         assert client.get_run(untouched).info.status == "RUNNING"
     assert client.get_run(finished).info.status == "FINISHED"
+
+
+# A run's process in a PID namespace of its own, as in a container sharing the host's
+# name (--network host): it holds its run lock and reports its pid and namespace.
+IN_OWN_PID_NAMESPACE = [
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "--pid",
+    "--fork",
+    "--mount-proc",
+    "--kill-child",  # its process dies with unshare
+]
+HOLD_RUN_LOCK = """
+import json, os, sys, time
+from vaeops.files import hold_exclusive_lock
+from vaeops.integrations.run_status import process_namespace
+lock = hold_exclusive_lock(sys.argv[1])
+print(json.dumps({"pid": os.getpid(), "namespace": process_namespace()}), flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_live_run_in_another_pid_namespace_is_never_ended_and_a_dead_one_is(tmp_path):
+    client = mlflow.MlflowClient(fresh_sqlite_store(tmp_path / "mlflow.db"))
+    experiment = client.create_experiment("vaeops")
+    lock_file = tmp_path / "run-locks" / "container-run.lock"
+    lock_file.parent.mkdir()
+    container = subprocess.Popen(
+        [*IN_OWN_PID_NAMESPACE, sys.executable, "-c", HOLD_RUN_LOCK, str(lock_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        reported = json.loads(container.stdout.readline())
+        assert reported["namespace"] != process_namespace()
+        tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(reported["pid"])}
+        tags[PROCESS_NAMESPACE_TAG] = reported["namespace"]
+        with_lock = client.create_run(experiment, tags={**tags, RUN_LOCK_TAG: str(lock_file)})
+        without_lock = client.create_run(experiment, tags=tags)  # its lock not visible here
+        current = client.create_run(experiment).info.run_id
+
+        assert end_runs_of_dead_processes(client, experiment, current) == []
+    finally:
+        container.kill()
+        container.wait()
+
+    deadline = time.monotonic() + 30  # the kernel ends the namespace's process just after
+    while not (ended := end_runs_of_dead_processes(client, experiment, current)):
+        assert time.monotonic() < deadline, "the run's lock outlived its process"
+        time.sleep(0.1)
+    assert ended == [with_lock.info.run_id]  # its lock died with its process
+    assert not lock_file.exists()
+    assert client.get_run(without_lock.info.run_id).info.status == "RUNNING"
 
 
 class _Answering(BaseHTTPRequestHandler):
@@ -268,3 +331,115 @@ def test_a_server_answering_5xx_is_reported_with_its_status(http_server):
 @pytest.mark.parametrize("uri", ["sqlite:///nowhere/mlflow.db", "mlruns", "file:///nowhere"])
 def test_stores_without_a_server_are_not_probed(uri):
     check_tracking_server(uri)
+
+
+# --------------------------------------------------------------------------- safe files
+
+
+def test_a_second_training_in_the_same_folder_is_refused_while_the_first_trains_on(
+    training_project,
+):
+    project, client, _ = training_project
+    long_training = {**TRAINING, "epochs": 100_000}  # still training when the second starts
+    (project / "conf/local/parameters_training.yml").write_text(
+        yaml.safe_dump(
+            {
+                "training": long_training,
+                "checkpoint": {"every_epochs": 1, "dir": str(CHECKPOINT.parent)},
+            }
+        )
+    )
+    first = start_training(project)
+    wait_for_training(project, first)
+
+    second = subprocess.run(TRAINING_RUN, cwd=project, capture_output=True, text=True, timeout=120)
+
+    assert first.poll() is None, (project / "run.log").read_text()  # untouched by the second
+    stop(project, first, signal.SIGTERM)
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert second.stderr.startswith(
+        f"Error: the checkpoint {CHECKPOINT} belongs to a training run in progress "
+        f"(pid {first.pid} on {socket.gethostname()} since "
+    )
+    assert "Training multvae" not in second.stdout + second.stderr
+    statuses = [run.info.status for run in training_runs(client)]
+    assert statuses == ["KILLED", "FAILED"]
+    assert (project / CHECKPOINT).exists()  # the first run's, for it to resume
+
+
+def test_a_full_disk_when_saving_the_model_keeps_the_checkpoint_and_the_rerun_resumes_it(
+    training_project,
+):
+    """data/06_models is a 4 KiB filesystem for the first run: training ends, saving
+    the weights fails. The checkpoint, kept elsewhere, survives for the next run."""
+    project, client, matrices = training_project
+    elsewhere = Path("data/checkpoints/training.pt")
+    (project / "conf/local/parameters_training.yml").write_text(
+        yaml.safe_dump(
+            {"training": TRAINING, "checkpoint": {"every_epochs": 10, "dir": str(elsewhere.parent)}}
+        )
+    )
+
+    wide = {**os.environ, "COLUMNS": "1000"}  # so that the message is not wrapped
+    models = project / "data/06_models"
+    full = run_with_small_filesystem(models, "4k", TRAINING_RUN, cwd=project, env=wide)
+
+    assert full.returncode == 1
+    assert f"[Errno 28] no space left on {models} while writing model_weights.pt" in full.stderr
+    assert f"Kept checkpoint {elsewhere}" in (project / "info.log").read_text()
+    assert (project / elsewhere).exists()
+    rerun = subprocess.run(TRAINING_RUN, cwd=project, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    log = (project / "info.log").read_text()
+    assert f"Resuming from {elsewhere} after epoch {TRAINING['epochs']}" in log
+    assert not (project / elsewhere).exists()  # deleted once the outputs were saved
+    failed, resumed = training_runs(client)
+    assert (failed.info.status, resumed.info.status) == ("FAILED", "FINISHED")
+    weights = torch.load(project / "data/06_models/model_weights.pt", weights_only=True)
+    assert (
+        weights.keys()
+        == train_configuration(TRAINING, *matrices.values()).model.state_dict().keys()
+    )
+
+
+def test_an_unknown_pipeline_name_lists_the_pipelines(kedro_project):
+    finished = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipelines", "trainnig"],
+        cwd=kedro_project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 1
+    assert "Traceback" not in finished.stderr and "ImportError" not in finished.stderr
+    assert finished.stderr.startswith("Error: there is no pipeline 'trainnig'. The pipelines are: ")
+    for name in ("training", "tuning", "retraining", "benchmark_given_split"):
+        assert f" {name}," in finished.stderr or f" {name} (" in finished.stderr
+
+
+SECRET = "S3cret-do-not-log"
+
+
+def test_passwords_in_urls_never_reach_mlflow_or_the_output(training_project, monkeypatch):
+    project, client, _ = training_project
+    # --params with a conf/local parameters file loses conf/base's tuning block (a noted
+    # Kedro issue, not this test's subject); the shipped settings are what users run.
+    (project / "conf/local/parameters_training.yml").unlink()
+    storage = f"postgresql://alice:{SECRET}@127.0.0.1:9/optuna"
+    tuning = [*TRAINING_RUN[:-1], "tuning", "--params", f"tuning.study.storage={storage}"]
+
+    failed = subprocess.run(tuning, cwd=project, capture_output=True, text=True, timeout=180)
+
+    output = failed.stdout + failed.stderr + (project / "info.log").read_text()
+    assert failed.returncode == 1  # no database at that address
+    (run,) = training_runs(client)
+    assert run.data.params["tuning.study.storage"] == "postgresql://***@127.0.0.1:9/optuna"
+    assert "postgresql://***@127.0.0.1:9/optuna" in run.data.tags["runtime_params"]
+    assert "postgresql://***@127.0.0.1:9/optuna" in run.data.tags["mlflow.note.content"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:{SECRET}@127.0.0.1:9")
+    dead = subprocess.run(TRAINING_RUN, cwd=project, capture_output=True, text=True, timeout=120)
+    assert dead.stderr.startswith("Error: The MLflow tracking server http://***@127.0.0.1:9 ")
+    output += dead.stdout + dead.stderr
+    assert SECRET not in output
+    stored = [project / "mlflow.db", *(project / "mlruns").rglob("*")]
+    assert not [path for path in stored if path.is_file() and SECRET.encode() in path.read_bytes()]

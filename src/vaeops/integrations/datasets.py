@@ -10,6 +10,7 @@ import scipy.sparse as sp
 import torch
 from kedro.io import AbstractDataset, DatasetError
 
+from vaeops.files import torch_save_atomically, write_atomically
 from vaeops.integrations.tracking import set_run_tags
 
 
@@ -24,14 +25,9 @@ class _LocalFileDataset(AbstractDataset):
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath)}
 
-    def _prepare_path(self) -> Path:
-        path = Path(self._filepath)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
-
 
 class SparseMatrixDataset(_LocalFileDataset):
-    """A scipy CSR matrix stored as ``.npz`` (``scipy.sparse.save_npz``)."""
+    """A scipy CSR matrix stored as ``.npz`` (``scipy.sparse.save_npz``), replaced atomically."""
 
     def load(self) -> sp.csr_matrix:
         return sp.load_npz(Path(self._filepath)).tocsr()
@@ -41,19 +37,51 @@ class SparseMatrixDataset(_LocalFileDataset):
             raise DatasetError(
                 f"{self._filepath}: expected a scipy sparse matrix, got {type(data)}"
             )
-        sp.save_npz(self._prepare_path(), sp.csr_matrix(data), compressed=True)
+        matrix = sp.csr_matrix(data)
+
+        def save_npz(temporary: Path) -> None:
+            with open(temporary, "wb") as file:  # a path would gain a second ".npz"
+                sp.save_npz(file, matrix, compressed=True)
+
+        write_atomically(Path(self._filepath), save_npz)
 
 
 class TorchWeightsDataset(_LocalFileDataset):
-    """A ``state_dict`` of tensors; loading refuses pickled code (``weights_only``)."""
+    """A ``state_dict`` of tensors; loading refuses pickled code (``weights_only``), and
+    saving replaces the file atomically, so a failed save keeps the previous weights."""
 
     def load(self) -> dict[str, torch.Tensor]:
         return torch.load(Path(self._filepath), map_location="cpu", weights_only=True)
 
     def save(self, data: dict[str, torch.Tensor]) -> None:
-        torch.save(
-            {name: tensor.detach().cpu() for name, tensor in data.items()}, self._prepare_path()
+        weights = {name: tensor.detach().cpu() for name, tensor in data.items()}
+        torch_save_atomically(weights, Path(self._filepath))
+
+
+class AtomicDataset(_LocalFileDataset):
+    """Any file dataset (``dataset``: its type or config, as in the catalog), saved to a
+    temporary file and renamed over ``filepath``: a failed save (a full disk) leaves the
+    previous file whole. kedro-datasets write in place, through fsspec."""
+
+    def __init__(
+        self, dataset: str | dict[str, Any], filepath: str, metadata: dict[str, Any] | None = None
+    ):
+        super().__init__(filepath, metadata)
+        self._dataset = {"type": dataset} if isinstance(dataset, str) else dict(dataset)
+
+    def load(self) -> Any:
+        return self._inner(Path(self._filepath)).load()
+
+    def save(self, data: Any) -> None:
+        write_atomically(Path(self._filepath), lambda temporary: self._inner(temporary).save(data))
+
+    def _inner(self, path: Path) -> AbstractDataset:
+        return AbstractDataset.from_config(
+            f"{self._filepath}", {**self._dataset, "filepath": str(path)}
         )
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "dataset": self._dataset["type"]}
 
 
 class MlflowRunTagsDataset(AbstractDataset):

@@ -89,13 +89,30 @@ class ModelRegistry:
         self.client = mlflow.MlflowClient()
 
     def version(self, alias: str) -> ModelVersion | None:
-        """The version behind ``alias``, or None if the model or the alias does not exist yet."""
+        """The version behind ``alias``; None, with the reason logged, if the model or
+        the alias does not exist (never set, or deleted by hand: deleting a version
+        deletes its aliases).
+
+        Reads the model's aliases rather than asking for the alias: the SQL store
+        answers a missing alias with INVALID_PARAMETER_VALUE, not RESOURCE_DOES_NOT_EXIST.
+        """
         try:
-            return self.client.get_model_version_by_alias(self.model_name, alias)
+            aliases = self.client.get_registered_model(self.model_name).aliases
         except MlflowException as error:
             if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+                logger.info("No %s yet: %s is not registered.", alias, self.model_name)
                 return None
             raise
+        if alias not in aliases:
+            logger.warning(
+                "No %s: %s has no alias %r (it was never set, or was deleted); "
+                "carrying on as with none.",
+                alias,
+                self.model_name,
+                alias,
+            )
+            return None
+        return self.client.get_model_version(self.model_name, str(aliases[alias]))
 
     def facts_about(self, champion: ModelVersion | None, fingerprint: str) -> dict:
         """What the registry knows before a retraining round: the versions trained on the

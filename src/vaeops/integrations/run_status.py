@@ -6,9 +6,12 @@ run left RUNNING forever, and Ctrl-C's KeyboardInterrupt bypasses Kedro's
 ``on_pipeline_error``, so MLflow's own exit handler ends the aborted run FINISHED.
 Here a stopping signal becomes a KeyboardInterrupt, which unwinds the pipeline (the
 trainer's checkpoint stays for the next run), and an exit handler ends the run KILLED
-with everything logged so far. ``kill -9`` cannot be caught: each run is tagged with
-its host and process id, and the next run on the host ends the runs whose process is
-gone.
+with everything logged so far. ``kill -9`` cannot be caught: the next run on the host
+ends the runs whose process is gone. A run's process holds a lock file while it lives
+(``.vaeops/run-locks/<run id>.lock``), which the kernel drops however it dies; where
+that file cannot be seen, the run's process id is checked, but only from the same
+boot and PID namespace (a container's pids mean nothing outside it). A run whose
+process cannot be checked either way is left alone: a live run is never ended.
 """
 
 from __future__ import annotations
@@ -19,16 +22,25 @@ import os
 import signal
 import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 import mlflow
+from filelock import FileLock
 from kedro.framework.hooks import hook_impl
-from mlflow.entities import RunStatus
+from mlflow.entities import Run, RunStatus
+
+from vaeops.files import LockHeld, hold_exclusive_lock, release_lock
 
 logger = logging.getLogger(__name__)
 
 HOST_TAG = "vaeops.host"
 PID_TAG = "vaeops.pid"
+# "<boot id>/<pid namespace>": where PID_TAG names a process.
+PROCESS_NAMESPACE_TAG = "vaeops.pid_namespace"
+# The lock file the run's process holds while it lives.
+RUN_LOCK_TAG = "vaeops.run_lock"
+RUN_LOCK_DIR = Path(".vaeops/run-locks")
 END_REASON_TAG = "vaeops.end_reason"
 # SIGHUP: the terminal or SSH session of an interactive run went away.
 STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -45,6 +57,7 @@ class RunStatusHooks:
 
     def __init__(self) -> None:
         self._run_id: str | None = None
+        self._run_lock: FileLock | None = None
         self._signal: str | None = None
         self._previous_handlers: dict[signal.Signals, Any] = {}
         atexit.register(self._end_unfinished_run)
@@ -57,7 +70,15 @@ class RunStatusHooks:
         self._run_id = run.info.run_id
         self._signal = None
         self._catch_stopping_signals()
-        mlflow.set_tags({HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
+        self._run_lock = hold_exclusive_lock(RUN_LOCK_DIR / f"{self._run_id}.lock")
+        mlflow.set_tags(
+            {
+                HOST_TAG: socket.gethostname(),
+                PID_TAG: str(os.getpid()),
+                PROCESS_NAMESPACE_TAG: process_namespace(),
+                RUN_LOCK_TAG: str(Path(self._run_lock.lock_file).resolve()),
+            }
+        )
         end_runs_of_dead_processes(mlflow.MlflowClient(), run.info.experiment_id, run.info.run_id)
 
     @hook_impl
@@ -94,6 +115,10 @@ class RunStatusHooks:
     def _forget_run(self) -> None:
         self._run_id = None
         self._restore_signals()
+        if self._run_lock is not None:
+            release_lock(self._run_lock)
+            Path(self._run_lock.lock_file).unlink(missing_ok=True)
+            self._run_lock = None
 
     def _end_unfinished_run(self) -> None:
         """At exit, after a signal or anything else that skipped the pipeline hooks, and
@@ -113,7 +138,7 @@ class RunStatusHooks:
         if client.get_run(self._run_id).info.status == "RUNNING":  # opened in another thread
             client.set_terminated(self._run_id, status)
         logger.warning("MLflow run %s ended %s: %s.", self._run_id, status, reason)
-        self._run_id = None
+        self._forget_run()
 
 
 def end_runs_of_dead_processes(
@@ -121,8 +146,8 @@ def end_runs_of_dead_processes(
 ) -> list[str]:
     """End KILLED every RUNNING run of the experiment that a process of this host opened
     and that process is gone (``kill -9``, out of memory, power loss), with its
-    RUNNING nested runs; returns their ids. A run of another host is left alone: its
-    process cannot be checked from here."""
+    RUNNING nested runs; returns their ids. A run of another host, or one whose process
+    cannot be checked from here (``process_gone``), is left alone."""
     host = socket.gethostname()
     stale = [
         run
@@ -130,7 +155,7 @@ def end_runs_of_dead_processes(
             [experiment_id],
             filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST_TAG}` = '{host}'",
         )
-        if run.info.run_id != current_run_id and not _process_alive(int(run.data.tags[PID_TAG]))
+        if run.info.run_id != current_run_id and process_gone(run)
     ]
     ended = []
     for run in stale:
@@ -147,6 +172,34 @@ def end_runs_of_dead_processes(
             ended.append(ending.info.run_id)
         logger.warning("Ended MLflow run %s KILLED: %s.", run.info.run_id, reason)
     return ended
+
+
+def process_gone(run: Run) -> bool:
+    """Whether the process that opened ``run`` is known to be gone: its lock file is
+    free, or, where the file is not visible, its pid is unused in the same boot and
+    PID namespace. Anything else counts as alive."""
+    lock_file = run.data.tags.get(RUN_LOCK_TAG)
+    if lock_file and Path(lock_file).exists():
+        try:
+            lock = hold_exclusive_lock(lock_file)
+        except LockHeld:
+            return False
+        release_lock(lock)
+        Path(lock_file).unlink(missing_ok=True)
+        return True
+    if run.data.tags.get(PROCESS_NAMESPACE_TAG) != process_namespace():
+        return False
+    return not _process_alive(int(run.data.tags[PID_TAG]))
+
+
+def process_namespace() -> str:
+    """This boot and PID namespace: two processes with the same pid and namespace are
+    one. Outside Linux, "unknown", and pids are compared as before namespaces."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        return "unknown"
 
 
 def _process_alive(pid: int) -> bool:

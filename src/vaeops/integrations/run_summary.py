@@ -21,6 +21,7 @@ import pandas as pd
 
 from vaeops.integrations.config import flattened
 from vaeops.integrations.lineage import dataset_label
+from vaeops.secrets import mask_secrets, mask_text
 
 # `kedro run` without --pipeline trains, evaluates and registers the model.
 PIPELINE_LABELS = {"__default__": "training"}
@@ -79,10 +80,10 @@ def _data_labels(pipeline_name: str, parameters: Mapping[str, Any]) -> list[str]
 
 def run_description(title: str, purposes: Mapping[str, str], overrides: Mapping[str, Any]) -> str:
     """The MLflow run's description (markdown): what each pipeline in the run does, and
-    the parameters given on the command line."""
+    the parameters given on the command line, secrets masked."""
     lines = [f"**{title}**", ""]
     lines += [f"- **{name}**: {purpose}" for name, purpose in purposes.items()]
-    flat = flattened(overrides)
+    flat = mask_secrets(flattened(overrides))
     if flat:
         given = ", ".join(f"`{key}={value}`" for key, value in flat.items())
         lines += ["", f"Parameters given with `--params`: {given}"]
@@ -197,7 +198,8 @@ def mlflow_facts(tracking_uri: str, experiment_id: str, run_id: str) -> list[tup
     serves the UI when the store is local."""
     page = f"#/experiments/{experiment_id}/runs/{run_id}"
     if tracking_uri.startswith(("http://", "https://")):
-        return [("MLflow run", run_id), ("open", f"{tracking_uri.rstrip('/')}/{page}")]
+        server = _display_uri(tracking_uri).rstrip("/")
+        return [("MLflow run", run_id), ("open", f"{server}/{page}")]
     return [
         ("MLflow run", run_id),
         ("open", f"{_tool('mlflow')} ui --backend-store-uri {_display_uri(tracking_uri)}"),
@@ -222,8 +224,9 @@ def _tool(name: str) -> str:
 
 
 def _display_uri(tracking_uri: str) -> str:
-    """A SQLite store in the working directory as a relative URI, as mlflow.yml writes it."""
-    return tracking_uri.replace(f"sqlite:///{Path.cwd()}/", "sqlite:///", 1)
+    """A SQLite store in the working directory as a relative URI, as mlflow.yml writes it;
+    credentials in the URI masked."""
+    return mask_text(tracking_uri.replace(f"sqlite:///{Path.cwd()}/", "sqlite:///", 1))
 
 
 def catalog_filepaths(conf_catalog: Mapping[str, Any]) -> dict[str, str]:

@@ -41,6 +41,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState  # noqa: E402
 
 from vaeops.errors import DataError  # noqa: E402
 from vaeops.integrations.tracking import start_child_run  # noqa: E402
+from vaeops.secrets import mask_text  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def open_study(settings: StudySettings) -> optuna.Study:
             "Resuming study %r: %d trials already in %s",
             settings.name,
             n_existing,
-            settings.storage,
+            mask_text(settings.storage),
         )
         with _experimental_allowed():
             optuna.storages.fail_stale_trials(study)

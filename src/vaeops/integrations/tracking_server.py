@@ -21,6 +21,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import http_request
 
+from vaeops.secrets import mask_text
+
 PROBE_TIMEOUT_SECONDS = 5
 # kedro-mlflow reads mlflow.yml through these patterns and adds them in its own
 # after_context_created, which runs after this check.
@@ -54,7 +56,8 @@ def check_tracking_server(uri: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> N
             return
         problem = f"it answered HTTP {response.status_code}"
     raise TrackingServerUnreachable(
-        f"The MLflow tracking server {uri} is unreachable ({problem}); nothing ran. Start "
+        f"The MLflow tracking server {mask_text(uri)} is unreachable ({mask_text(problem)}); "
+        "nothing ran. Start "
         "it, or point the run at one that answers: set MLFLOW_TRACKING_URI (e.g. "
         "MLFLOW_TRACKING_URI=sqlite:///mlflow.db, the project's local store) or "
         "server.mlflow_tracking_uri in conf/local/mlflow.yml."

@@ -13,6 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 from matplotlib.figure import Figure
 
+from vaeops.integrations.checkpoints import CheckpointClaim, finish_once_outputs_saved
 from vaeops.integrations.progress import EpochProgressBar
 from vaeops.integrations.tracking import MlflowEpochLogger
 from vaeops.recommenders.configurations import train_configuration
@@ -32,10 +33,12 @@ def train_from_parameters(
     architecture), logging each epoch to the active MLflow run with a progress bar.
 
     With ``checkpointing``, a run killed part-way resumes from its checkpoint when
-    called again with the same settings and data. Once training has ended the file is
-    deleted, so the next run trains afresh instead of picking up a finished one (which,
-    stopped early, would train an epoch past its stop).
+    called again with the same settings and data. The run holds the checkpoint while it
+    trains (a second run on the same file refuses), and the file is deleted once Kedro
+    has saved the node's outputs (``CheckpointHooks``): the next run then trains afresh,
+    while one after a failed save resumes the finished training instead of repeating it.
     """
+    claim = CheckpointClaim.take(checkpointing.path) if checkpointing else None
     progress = EpochProgressBar(training["epochs"], progress_label or training["model"]["kind"])
     try:
         result = train_configuration(
@@ -46,10 +49,14 @@ def train_from_parameters(
             callbacks=(MlflowEpochLogger(), progress),
             checkpointing=checkpointing,
         )
+    except BaseException:
+        if claim is not None:
+            claim.release()
+        raise
     finally:
         progress.close()
-    if checkpointing is not None:
-        checkpointing.path.unlink(missing_ok=True)
+    if claim is not None:
+        finish_once_outputs_saved(claim)
     return result, result.model.config
 
 

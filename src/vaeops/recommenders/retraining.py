@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from filelock import FileLock, Timeout
 
 from vaeops.data.ingest import (
     INTERACTION_COLUMNS,
@@ -36,6 +33,7 @@ from vaeops.data.ingest import (
 )
 from vaeops.data.splits import LiangSplit, held_out_user_ids
 from vaeops.errors import DataError
+from vaeops.files import LockHeld, hold_exclusive_lock, release_lock
 from vaeops.recommenders.serving import Recommender, ranking_quality
 from vaeops.statistics.paired_users import compare_paired
 
@@ -62,34 +60,19 @@ def interactions_fingerprint(interactions: pd.DataFrame) -> str:
 
 @contextmanager
 def exclusive_lock(path: str | Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` for the duration, or raise RetrainingInProgress.
-
-    The file records who holds it, for the message a second run prints. The
-    lock is a ``flock`` (filelock's native lock), which the kernel drops when
-    its holder exits, however it exits, so the file a killed run leaves behind
-    does not block the next one.
-    """
-    path = Path(path)
-    lock = FileLock(path, timeout=0, preserve_lock_file=True, on_acquired=_record_holder)
+    """Hold an exclusive lock on ``path`` for the duration, or raise RetrainingInProgress
+    naming the run that holds it (``hold_exclusive_lock``)."""
     try:
-        held = lock.acquire()
-    except Timeout:
-        holder = path.read_text().strip() or "another process"
+        lock = hold_exclusive_lock(path)
+    except LockHeld as held:
         raise RetrainingInProgress(
-            f"another retraining run is in progress ({holder}; lock {path}); this run "
-            "does nothing. Wait for it to finish, or schedule runs further apart."
+            f"another retraining run is in progress ({held.holder}; lock {held.path}); this "
+            "run does nothing. Wait for it to finish, or schedule runs further apart."
         ) from None
-    with held:
-        try:
-            yield
-        finally:
-            os.truncate(path, 0)
-
-
-def _record_holder(descriptor: int) -> None:
-    os.ftruncate(descriptor, 0)
-    since = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    os.pwrite(descriptor, f"pid {os.getpid()} since {since}".encode(), 0)
+    try:
+        yield
+    finally:
+        release_lock(lock)
 
 
 _METRIC = re.compile(r"(ndcg|recall)_at_([1-9][0-9]*)")

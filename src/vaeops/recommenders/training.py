@@ -38,6 +38,7 @@ import scipy.sparse as sp
 import torch
 
 from vaeops.data.sparse import DeviceCSR, resolve_device
+from vaeops.files import torch_save_atomically
 from vaeops.recommenders.metrics import evaluate
 from vaeops.recommenders.models import Autoencoder, ModelConfig, MultVAE, build_model
 
@@ -48,6 +49,7 @@ PRECISION_CHOICES = ("auto", *PRECISIONS)
 # The paper's schedule on ML-20M (β = updates / 200,000, capped at 0.2) reaches the
 # cap at update 40,000 of 200 epochs x 234 updates: 85% of the planned updates.
 PAPER_ANNEAL_SHARE = 0.85
+CHECKPOINT_KEYS = frozenset({"fingerprint", "loop", "progress"})
 
 
 @dataclass
@@ -217,7 +219,8 @@ def train_autoencoder(
         for callback in callbacks:
             callback(record)
         stop = config.patience is not None and progress.stale_epochs >= config.patience
-        if checkpointing is not None and (epoch % checkpointing.every == 0 or stop):
+        last = stop or epoch == config.epochs  # a finished run resumes as finished
+        if checkpointing is not None and (epoch % checkpointing.every == 0 or last):
             _save_checkpoint(
                 checkpointing.path,
                 {"fingerprint": fingerprint, "loop": loop.state(), "progress": asdict(progress)},
@@ -411,7 +414,9 @@ def _fingerprint(
 def _load_checkpoint(path: Path, fingerprint: dict) -> dict | None:
     if not path.exists():
         return None
-    saved = torch.load(path, map_location="cpu", weights_only=False)
+    saved = _read_checkpoint(path)
+    if saved is None:
+        return None
     if saved["fingerprint"] == fingerprint:
         return saved
     before, now = saved["fingerprint"]["settings"], fingerprint["settings"]
@@ -430,10 +435,33 @@ def _load_checkpoint(path: Path, fingerprint: dict) -> dict | None:
     return None
 
 
+def _read_checkpoint(path: Path) -> dict | None:
+    """The checkpoint's contents, or None once an unreadable one is moved aside.
+
+    ``weights_only`` unpickles tensors and plain containers only: a checkpoint folder
+    can be shared storage, and a pickle that calls code must never run. A truncated,
+    foreign or malicious file is renamed ``<name>.corrupt-<time>`` (kept for a look,
+    never read again), so one bad file cannot block every later run.
+    """
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(saved, dict) and CHECKPOINT_KEYS <= saved.keys():
+            return saved
+        problem = f"it holds no training checkpoint (no {sorted(CHECKPOINT_KEYS)})"
+    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
+        problem = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+    os.replace(path, aside)
+    logger.warning(
+        "Checkpoint %s could not be read (%s); moved it to %s and starting afresh.",
+        path,
+        problem,
+        aside,
+    )
+    return None
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
-    """Write to a temporary file, then rename: a kill mid-write never leaves a
-    truncated checkpoint where the next run would look for one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+    """Written atomically: a kill or a full disk mid-write never leaves a truncated
+    checkpoint where the next run would look for one."""
+    torch_save_atomically(state, path)
