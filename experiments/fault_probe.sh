@@ -82,7 +82,7 @@ show $KEDRO run --pipelines retraining
 tail -n 1 data/08_reporting/retraining_log.jsonl | $PY -c "import json,sys; d=json.load(sys.stdin); print(d['outcome'], d['promoted'], d['challenger_version'])"
 
 case_ "5. A password in the Optuna storage URL and in the tracking URI"
-show $KEDRO run --pipelines tuning --params "tuning.study.storage=postgresql://alice:S3cret@127.0.0.1:9/optuna"
+show $KEDRO run --pipelines tuning --params "tuning.study.storage=postgresql://alice:Pr0be-7f3k@127.0.0.1:9/optuna"
 $PY - <<'EOF'
 import mlflow
 client = mlflow.MlflowClient()
@@ -90,8 +90,8 @@ client = mlflow.MlflowClient()
 print("param:", run.data.params["tuning.study.storage"])
 print("tag runtime_params:", run.data.tags["runtime_params"])
 EOF
-echo "files holding S3cret: $(grep -rl S3cret mlflow.db mlruns info.log 2>/dev/null | wc -l)"
-MLFLOW_TRACKING_URI=http://alice:S3cret@127.0.0.1:9 show $KEDRO run --pipelines training
+echo "files holding the password: $(grep -rl Pr0be-7f3k mlflow.db mlruns info.log 2>/dev/null | wc -l)"
+MLFLOW_TRACKING_URI=http://alice:Pr0be-7f3k@127.0.0.1:9 show $KEDRO run --pipelines training
 
 case_ "6. Two trainings in one folder"
 $KEDRO run --pipelines training > /tmp/vaeops-first.log 2>&1 &
@@ -120,7 +120,7 @@ case_ "9. A request without Content-Type"
 .venv/bin/mlflow models serve -m models:/vaeops-multvae@champion --env-manager local \
   --host 127.0.0.1 --port 5001 > /tmp/vaeops-serve.log 2>&1 &
 server=$!
-until curl -sf http://127.0.0.1:5001/ping >/dev/null; do sleep 0.5; done
+for _ in $(seq 240); do curl -sf http://127.0.0.1:5001/ping >/dev/null && break; sleep 0.5; done
 body='{"dataframe_records": [{"history": [50]}]}'
 echo "direct, no Content-Type: HTTP $(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type:' --data "$body" http://127.0.0.1:5001/invocations)"
 if command -v nginx >/dev/null; then

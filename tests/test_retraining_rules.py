@@ -166,6 +166,13 @@ COMPARED = replace(
             r"version 2 becomes champion",
         ),
         (
+            replace(
+                COMPARED, champion_version=None, champion_n_users=None, versions_on_same_data=("1",)
+            ),
+            "first_champion",  # the champion alias was deleted: data seen before still count
+            r"version 2 becomes champion",
+        ),
+        (
             replace(COMPARED, champion_version=None, challenger_metric=math.nan),
             "first_model_invalid",
             r"ndcg_at_100 is not finite",

@@ -213,7 +213,9 @@ def retraining_outcome(facts: RetrainingFacts) -> Outcome | None:
     (``n_users``) or to train, register and score a challenger (``challenger_version``)."""
     if facts.lock_refusal is not None:
         return Outcome("locked", facts.lock_refusal)
-    if facts.versions_on_same_data and not facts.force:
+    # Without a champion (none yet, or its alias deleted) the round trains one, even on
+    # data a version was trained on before.
+    if facts.versions_on_same_data and facts.champion_version is not None and not facts.force:
         versions = ", ".join(sorted(facts.versions_on_same_data))
         return Outcome(
             "no_new_data",
