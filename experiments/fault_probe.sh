@@ -117,7 +117,7 @@ case_ "8. A misspelt pipeline"
 show $KEDRO run --pipelines trainnig
 
 case_ "9. A request without Content-Type"
-.venv/bin/mlflow models serve -m models:/vaeops-multvae@champion --env-manager local \
+PATH="$PWD/.venv/bin:$PATH" mlflow models serve -m models:/vaeops-multvae@champion --env-manager local \
   --host 127.0.0.1 --port 5001 > /tmp/vaeops-serve.log 2>&1 &
 server=$!
 for _ in $(seq 240); do curl -sf http://127.0.0.1:5001/ping >/dev/null && break; sleep 0.5; done
