@@ -72,8 +72,9 @@ def truncated(path):
         lambda path: path.write_bytes(os.urandom(4096)),
         lambda path: path.write_bytes(b""),
         lambda path: torch.save({"w": torch.ones(3)}, path),  # a torch file, not a checkpoint
+        lambda path: torch.save({"fingerprint": {}, "loop": {}, "progress": {}}, path),
     ],
-    ids=["truncated", "random", "empty", "foreign"],
+    ids=["truncated", "random", "empty", "foreign", "malformed"],
 )
 def test_an_unreadable_checkpoint_is_moved_aside_named_and_training_starts_afresh(
     tmp_path, caplog, damage
@@ -196,3 +197,15 @@ def test_a_second_training_on_a_checkpoint_in_use_is_refused_naming_the_holder(t
         holder.kill()
         holder.wait()
     CheckpointClaim.take(checkpoint).release()  # the lock died with its holder
+
+
+def test_a_process_takes_a_checkpoint_once_however_often_it_asks(tmp_path):
+    """A notebook that trains twice, or a pipeline whose hook claimed the file before
+    its node trains, never refuses itself."""
+    checkpoint = tmp_path / "training.pt"
+    first = CheckpointClaim.take(checkpoint)
+    assert CheckpointClaim.take(checkpoint) is first
+    first.release()
+    again = CheckpointClaim.take(checkpoint)
+    assert again is not first
+    again.release()

@@ -36,6 +36,7 @@ def write_atomically(path: Path, write_to: Callable[[Path], None]) -> None:
         with open(temporary, "rb+") as file:
             os.fsync(file.fileno())
         os.replace(temporary, path)
+        _fsync_directory(path.parent)  # so that the rename itself survives a power cut
     except BaseException as error:
         temporary.unlink(missing_ok=True)
         if out_of_space(error):
@@ -45,6 +46,14 @@ def write_atomically(path: Path, write_to: Callable[[Path], None]) -> None:
                 "the file there before, if any, is unchanged. Free some space and run again",
             ) from error
         raise
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def torch_save_atomically(state: object, path: Path) -> None:

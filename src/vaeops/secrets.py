@@ -13,8 +13,13 @@ import re
 from typing import Any
 
 MASK = "***"
-SECRET_NAME = re.compile(r"passw(or)?d|token|secret|api_?key|credential", re.IGNORECASE)
-URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]+@")
+SECRET_NAME = re.compile(
+    r"passw(or)?d|pwd|(^|_)pass$|token|secret|(api|access|private)_?key|credential",
+    re.IGNORECASE,
+)
+# Userinfo runs to the last "@" of the URL: a password may hold "/", "#" or "?", as
+# SQLAlchemy accepts. Masking a path that holds an "@" too is the safe mistake.
+URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"]*@")
 
 
 def mask_text(text: str) -> str:

@@ -1,11 +1,12 @@
 """One training per checkpoint file, and the checkpoint kept until the model is saved.
 
-A training run holds a lock beside its checkpoint (``<checkpoint>.lock``) while it
-trains, so a second ``kedro run`` in the same folder refuses instead of resuming
-from, or discarding, the first one's checkpoint. The checkpoint of a finished
-training is deleted only once Kedro has saved every output of the node that trained
-(the weights among them): if a save fails (a full disk), the next run resumes the
-finished training from it instead of training again.
+A run that trains holds a lock beside its checkpoint (``<checkpoint>.lock``) from the
+start of its pipeline, so a second ``kedro run`` in the same folder refuses before it
+runs anything (it would otherwise rewrite the split the first one evaluates on), and
+never resumes from, or discards, the first one's checkpoint. The checkpoint of a
+finished training is deleted only once Kedro has saved every output of the node that
+trained (the weights among them): if a save fails (a full disk), the next run resumes
+the finished training from it instead of training again.
 """
 
 from __future__ import annotations
@@ -17,11 +18,18 @@ from pathlib import Path
 import click
 from filelock import FileLock
 from kedro.framework.hooks import hook_impl
-from kedro.pipeline import Node
+from kedro.io import CatalogProtocol
+from kedro.pipeline import Node, Pipeline
 
 from vaeops.files import LockHeld, hold_exclusive_lock, release_lock
+from vaeops.recommenders.training import Checkpointing
 
 logger = logging.getLogger(__name__)
+
+# The parameters block that gives a node its checkpoint, and the one training
+# pipeline that checkpoints: its file is <checkpoint.dir>/training.pt.
+CHECKPOINT_PARAMETERS = "params:checkpoint"
+TRAINING_RUN_NAME = "training"
 
 
 class CheckpointInUse(click.ClickException):
@@ -31,25 +39,29 @@ class CheckpointInUse(click.ClickException):
 
 @dataclass
 class CheckpointClaim:
-    """A training's hold on its checkpoint file."""
+    """This process's hold on a checkpoint file; one per file, however often taken."""
 
     path: Path
     lock: FileLock = field(repr=False)
 
     @classmethod
     def take(cls, path: Path) -> CheckpointClaim:
+        if path in _HELD:
+            return _HELD[path]
         try:
             lock = hold_exclusive_lock(path.with_name(f"{path.name}.lock"))
         except LockHeld as held:
             raise CheckpointInUse(
                 f"the checkpoint {path} belongs to a training run in progress ({held.holder}); "
-                "this run trained nothing. Wait for that run to end, or give this one its own "
+                "this run ran nothing. Wait for that run to end, or give this one its own "
                 "folder: --params checkpoint.dir=<another folder>."
             ) from None
-        return cls(path, lock)
+        _HELD[path] = cls(path, lock)
+        return _HELD[path]
 
     def release(self) -> None:
-        release_lock(self.lock)
+        if _HELD.pop(self.path, None) is not None:
+            release_lock(self.lock)
 
     def finish(self) -> None:
         """Delete the checkpoint of a training whose outputs are saved, then release it."""
@@ -57,7 +69,15 @@ class CheckpointClaim:
         self.release()
 
 
+_HELD: dict[Path, CheckpointClaim] = {}
 _AWAITING_SAVE: list[CheckpointClaim] = []
+
+
+def checkpointing_from_parameters(checkpoint: dict, run_name: str) -> Checkpointing:
+    """The ``checkpoint`` parameters block as the trainer takes it: one file per
+    ``run_name`` (the pipeline that trains), so runs of different pipelines never
+    resume from each other's checkpoints."""
+    return Checkpointing(Path(checkpoint["dir"]) / f"{run_name}.pt", checkpoint["every_epochs"])
 
 
 def finish_once_outputs_saved(claim: CheckpointClaim) -> None:
@@ -67,14 +87,24 @@ def finish_once_outputs_saved(claim: CheckpointClaim) -> None:
 
 
 class CheckpointHooks:
-    """Finishes the checkpoint claims of a node once its outputs are saved.
+    """Claims the checkpoint before the pipeline runs, and finishes it once the training
+    node's outputs are saved. Kedro calls ``after_node_run`` before it saves a node's
+    outputs, and ``after_dataset_saved`` after each save.
 
-    Kedro calls ``after_node_run`` before it saves a node's outputs, and
-    ``after_dataset_saved`` after each save.
+    ``tryfirst`` on before_pipeline_run: a refusal comes before kedro-mlflow opens its
+    run, as Kedro calls no error hook for it, which would leave that run RUNNING.
     """
 
     def __init__(self) -> None:
         self._unsaved: dict[str, tuple[set[str], list[CheckpointClaim]]] = {}
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, pipeline: Pipeline, catalog: CatalogProtocol) -> None:
+        if any(CHECKPOINT_PARAMETERS in node.inputs for node in pipeline.nodes):
+            checkpoint = catalog.load(CHECKPOINT_PARAMETERS)
+            if checkpoint:
+                path = checkpointing_from_parameters(checkpoint, TRAINING_RUN_NAME).path
+                CheckpointClaim.take(path)
 
     @hook_impl
     def after_node_run(self, node: Node) -> None:
@@ -88,10 +118,6 @@ class CheckpointHooks:
         if node.name in self._unsaved:
             self._unsaved[node.name][0].discard(dataset_name)
             self._finish_if_saved(node.name)
-
-    @hook_impl
-    def on_node_error(self) -> None:
-        self._release_all()
 
     @hook_impl
     def on_pipeline_error(self) -> None:
@@ -110,13 +136,13 @@ class CheckpointHooks:
 
     def _release_all(self) -> None:
         """Whatever has not been saved keeps its checkpoint, for the next run to resume."""
-        claims = [claim for _, held in self._unsaved.values() for claim in held]
-        for claim in claims + _AWAITING_SAVE:
-            claim.release()
+        for claim in [claim for _, held in self._unsaved.values() for claim in held]:
             logger.warning(
                 "Kept checkpoint %s: the run ended before its outputs were saved; the next "
                 "run with the same settings resumes from it.",
                 claim.path,
             )
+        for claim in list(_HELD.values()):
+            claim.release()
         self._unsaved.clear()
         _AWAITING_SAVE.clear()

@@ -159,6 +159,10 @@ def end_runs_of_dead_processes(
     ]
     ended = []
     for run in stale:
+        # A run ends before its process lets go of its lock: one that ended between the
+        # search and the check is no longer RUNNING, and keeps its own status.
+        if client.get_run(run.info.run_id).info.status != "RUNNING":
+            continue
         reason = f"process {run.data.tags[PID_TAG]} on {host} died without ending the run"
         children = client.search_runs(
             [experiment_id],
@@ -177,16 +181,19 @@ def end_runs_of_dead_processes(
 def process_gone(run: Run) -> bool:
     """Whether the process that opened ``run`` is known to be gone: its lock file is
     free, or, where the file is not visible, its pid is unused in the same boot and
-    PID namespace. Anything else counts as alive."""
+    PID namespace. Anything else, a lock file this user may not open included, counts
+    as alive."""
     lock_file = run.data.tags.get(RUN_LOCK_TAG)
-    if lock_file and Path(lock_file).exists():
-        try:
+    try:
+        if lock_file and Path(lock_file).exists():
             lock = hold_exclusive_lock(lock_file)
-        except LockHeld:
-            return False
-        release_lock(lock)
-        Path(lock_file).unlink(missing_ok=True)
-        return True
+            release_lock(lock)
+            Path(lock_file).unlink(missing_ok=True)
+            return True
+    except LockHeld:
+        return False
+    except OSError:  # another user's lock file, say: it cannot be checked from here
+        return False
     if run.data.tags.get(PROCESS_NAMESPACE_TAG) != process_namespace():
         return False
     return not _process_alive(int(run.data.tags[PID_TAG]))

@@ -7,13 +7,14 @@ here lets them share it without importing each other.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import scipy.sparse as sp
 from matplotlib.figure import Figure
 
-from vaeops.integrations.checkpoints import CheckpointClaim, finish_once_outputs_saved
+from vaeops.integrations.checkpoints import (
+    CheckpointClaim,
+    finish_once_outputs_saved,
+)
 from vaeops.integrations.progress import EpochProgressBar
 from vaeops.integrations.tracking import MlflowEpochLogger
 from vaeops.recommenders.configurations import train_configuration
@@ -38,9 +39,10 @@ def train_from_parameters(
     has saved the node's outputs (``CheckpointHooks``): the next run then trains afresh,
     while one after a failed save resumes the finished training instead of repeating it.
     """
-    claim = CheckpointClaim.take(checkpointing.path) if checkpointing else None
     progress = EpochProgressBar(training["epochs"], progress_label or training["model"]["kind"])
+    claim = None
     try:
+        claim = CheckpointClaim.take(checkpointing.path) if checkpointing else None
         result = train_configuration(
             training,
             train,
@@ -58,13 +60,6 @@ def train_from_parameters(
     if claim is not None:
         finish_once_outputs_saved(claim)
     return result, result.model.config
-
-
-def checkpointing_from_parameters(checkpoint: dict, run_name: str) -> Checkpointing:
-    """The ``checkpoint`` parameters block as the trainer takes it: one file per
-    ``run_name`` (the pipeline that trains), so runs of different pipelines never
-    resume from each other's checkpoints."""
-    return Checkpointing(Path(checkpoint["dir"]) / f"{run_name}.pt", checkpoint["every_epochs"])
 
 
 def training_curves(history: pd.DataFrame) -> Figure:

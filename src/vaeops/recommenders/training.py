@@ -445,9 +445,11 @@ def _read_checkpoint(path: Path) -> dict | None:
     """
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(saved, dict) and CHECKPOINT_KEYS <= saved.keys():
+        if _is_checkpoint(saved):
             return saved
-        problem = f"it holds no training checkpoint (no {sorted(CHECKPOINT_KEYS)})"
+        problem = "it holds no training checkpoint written by vaeops"
+    except OSError:  # the file could not be read at all (permissions, I/O): not its content
+        raise
     except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
         problem = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
     aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
@@ -459,6 +461,20 @@ def _read_checkpoint(path: Path) -> dict | None:
         aside,
     )
     return None
+
+
+def _is_checkpoint(saved: object) -> bool:
+    """The shape ``_save_checkpoint`` writes, down to the fingerprint a resume compares."""
+    if not (isinstance(saved, dict) and CHECKPOINT_KEYS <= saved.keys()):
+        return False
+    fingerprint = saved["fingerprint"]
+    return (
+        isinstance(fingerprint, dict)
+        and isinstance(fingerprint.get("settings"), dict)
+        and isinstance(fingerprint.get("data"), str)
+        and isinstance(saved["loop"], dict)
+        and isinstance(saved["progress"], dict)
+    )
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:

@@ -1,7 +1,8 @@
 import pandas as pd
 import scipy.sparse as sp
 
-from vaeops.integrations.training_run import checkpointing_from_parameters, train_from_parameters
+from vaeops.integrations.checkpoints import TRAINING_RUN_NAME, checkpointing_from_parameters
+from vaeops.integrations.training_run import train_from_parameters
 
 
 def train_recommender(
@@ -19,7 +20,7 @@ def train_recommender(
         validation_target,
         training,
         checkpointing=(
-            checkpointing_from_parameters(checkpoint, "training") if checkpoint else None
+            checkpointing_from_parameters(checkpoint, TRAINING_RUN_NAME) if checkpoint else None
         ),
     )
     config = result.config
