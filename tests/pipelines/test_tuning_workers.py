@@ -52,9 +52,10 @@ def running_trial(storage, worker, timeout_s=300):
             study = optuna.load_study(study_name=STUDY, storage=rdb)
         except (
             sqlalchemy.exc.OperationalError,
+            sqlalchemy.exc.IntegrityError,  # both stamped the schema version at once
             optuna.exceptions.StorageInternalError,
             KeyError,
-        ):  # no database, tables or study yet
+        ):  # no database, tables or study yet, or the worker is creating them
             study = None
         for trial in study.get_trials(states=[TrialState.RUNNING]) if study else []:
             if trial.intermediate_values and "mlflow_run_id" in trial.user_attrs:
