@@ -73,11 +73,11 @@ _HELD: dict[Path, CheckpointClaim] = {}
 _AWAITING_SAVE: list[CheckpointClaim] = []
 
 
-def checkpointing_from_parameters(checkpoint: dict, run_name: str) -> Checkpointing:
-    """The ``checkpoint`` parameters block as the trainer takes it: one file per
-    ``run_name`` (the pipeline that trains), so runs of different pipelines never
-    resume from each other's checkpoints."""
-    return Checkpointing(Path(checkpoint["dir"]) / f"{run_name}.pt", checkpoint["every_epochs"])
+def checkpointing_from_parameters(checkpoint: dict) -> Checkpointing:
+    """The ``checkpoint`` parameters block as the trainer takes it, named after the
+    training pipeline, the one that checkpoints."""
+    path = Path(checkpoint["dir"]) / f"{TRAINING_RUN_NAME}.pt"
+    return Checkpointing(path, checkpoint["every_epochs"])
 
 
 def finish_once_outputs_saved(claim: CheckpointClaim) -> None:
@@ -103,8 +103,7 @@ class CheckpointHooks:
         if any(CHECKPOINT_PARAMETERS in node.inputs for node in pipeline.nodes):
             checkpoint = catalog.load(CHECKPOINT_PARAMETERS)
             if checkpoint:
-                path = checkpointing_from_parameters(checkpoint, TRAINING_RUN_NAME).path
-                CheckpointClaim.take(path)
+                CheckpointClaim.take(checkpointing_from_parameters(checkpoint).path)
 
     @hook_impl
     def after_node_run(self, node: Node) -> None:

@@ -1,7 +1,7 @@
 import pandas as pd
 import scipy.sparse as sp
 
-from vaeops.integrations.checkpoints import TRAINING_RUN_NAME, checkpointing_from_parameters
+from vaeops.integrations.checkpoints import checkpointing_from_parameters
 from vaeops.integrations.training_run import train_from_parameters
 
 
@@ -19,9 +19,7 @@ def train_recommender(
         validation_fold_in,
         validation_target,
         training,
-        checkpointing=(
-            checkpointing_from_parameters(checkpoint, TRAINING_RUN_NAME) if checkpoint else None
-        ),
+        checkpointing=(checkpointing_from_parameters(checkpoint) if checkpoint else None),
     )
     config = result.config
     return {
