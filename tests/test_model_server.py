@@ -17,8 +17,8 @@ import mlflow
 import pytest
 
 from tests.mlflow_store import tracking_into
+from vaeops.adapters.mlflow.registry import CHAMPION, ModelRegistry, TrainedRecommender
 from vaeops.data.splits import liang_split
-from vaeops.integrations.registry import CHAMPION, ModelRegistry, TrainedRecommender
 from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 

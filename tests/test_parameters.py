@@ -9,8 +9,8 @@ import yaml
 from kedro.config import OmegaConfigLoader
 
 from tests.conftest import REPO_ROOT
+from vaeops.adapters.kedro.parameters import ParameterError, Parameters, check_parameters
 from vaeops.errors import DataError
-from vaeops.integrations.parameters import ParameterError, Parameters, check_parameters
 
 PARAMETER_FILES = sorted((REPO_ROOT / "conf").glob("*/parameters*.yml"))
 TRAINING_KEYS = (

@@ -11,7 +11,7 @@ from mlflow.exceptions import MlflowException
 
 from tests.mlflow_store import tracking_into
 from tests.test_serving import COMMUNITY_A, ITEM_IDS, community_clicks, split_rows
-from vaeops.integrations.pyfunc import log_recommender
+from vaeops.adapters.mlflow.pyfunc import log_recommender
 from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.serving import Recommender, Request
 from vaeops.recommenders.training import TrainingConfig, train_autoencoder

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 from kedro.pipeline import Pipeline, node
 
-from vaeops.integrations.lineage import dataset_label, interactions_source
-from vaeops.integrations.run_summary import (
+from vaeops.adapters.kedro.run_summary import (
     RunSummary,
     benchmark_table,
     catalog_filepaths,
@@ -26,6 +25,7 @@ from vaeops.integrations.run_summary import (
     study_fact,
     verdict_table,
 )
+from vaeops.adapters.mlflow.lineage import dataset_label, interactions_source
 
 PARAMETERS = {
     "dataset": {"name": "ml-100k", "path": None, "raw_dir": "data/01_raw"},

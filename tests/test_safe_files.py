@@ -16,9 +16,9 @@ import torch
 from tests.small_filesystem import python_with_small_filesystem
 from tests.test_models import small_problem
 from tests.test_training_loop import VAE
+from vaeops.adapters.kedro.checkpoints import CheckpointClaim, CheckpointInUse
+from vaeops.adapters.kedro.datasets import AtomicDataset, TorchWeightsDataset
 from vaeops.files import torch_save_atomically
-from vaeops.integrations.checkpoints import CheckpointClaim, CheckpointInUse
-from vaeops.integrations.datasets import AtomicDataset, TorchWeightsDataset
 from vaeops.recommenders.training import Checkpointing, TrainingConfig, train_autoencoder
 
 CONFIG = TrainingConfig(epochs=2, batch_size=50, device="cpu", precision="fp32")
@@ -127,7 +127,7 @@ def test_a_full_disk_keeps_the_previous_checkpoint_removes_the_temporary_and_say
 FULL_DISK_MODEL_FILES = """
 import torch
 from kedro.io import DatasetError
-from vaeops.integrations.datasets import AtomicDataset, TorchWeightsDataset
+from vaeops.adapters.kedro.datasets import AtomicDataset, TorchWeightsDataset
 
 weights = TorchWeightsDataset(filepath=str(FOLDER / "model_weights.pt"))
 weights.save({"w": torch.ones(10)})
@@ -173,7 +173,7 @@ def test_a_failed_write_that_is_not_a_full_disk_is_raised_as_it_is(tmp_path):
 HOLD_CHECKPOINT = """
 import sys, time
 from pathlib import Path
-from vaeops.integrations.checkpoints import CheckpointClaim
+from vaeops.adapters.kedro.checkpoints import CheckpointClaim
 claim = CheckpointClaim.take(Path(sys.argv[1]))
 print("held", flush=True)
 time.sleep(120)

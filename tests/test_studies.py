@@ -15,8 +15,8 @@ import pytest
 import scipy.sparse as sp
 from optuna.trial import TrialState
 
+from vaeops.adapters.optuna import studies
 from vaeops.errors import DataError
-from vaeops.integrations import studies
 from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import TrainingConfig, TrainingDiverged, train_autoencoder
 
@@ -197,7 +197,7 @@ def test_two_workers_share_one_sqlite_study_without_losing_a_trial(tracking_uri,
         f"""
         import os, sys, time
         from pathlib import Path
-        from vaeops.integrations import studies
+        from vaeops.adapters.optuna import studies
 
         Path({str(tmp_path)!r}, "ready-" + sys.argv[1]).touch()
         while len(list(Path({str(tmp_path)!r}).glob("ready-*"))) < 2:
@@ -376,7 +376,7 @@ def test_a_trial_whose_worker_died_is_failed_retried_and_its_runs_end_killed(
         f"""
         import os, time
         import mlflow
-        from vaeops.integrations import studies
+        from vaeops.adapters.optuna import studies
 
         settings = studies.StudySettings(name="stale", storage={storage!r},
                                          sampler={{"name": "RandomSampler", "seed": 0}},

@@ -5,16 +5,16 @@ import warnings
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from vaeops.integrations.checkpoints import CheckpointHooks
-from vaeops.integrations.hooks import (
+from vaeops.adapters.kedro.checkpoints import CheckpointHooks
+from vaeops.adapters.kedro.hooks import (
     DataErrorHooks,
     MlflowRecordHooks,
     ParameterCheckHooks,
     RunSummaryHooks,
 )
-from vaeops.integrations.mlflow_hook import KEDRO_MLFLOW_PLUGIN, SecretMaskingMlflowHook
-from vaeops.integrations.run_status import RunStatusHooks
-from vaeops.integrations.tracking_server import TrackingServerHooks
+from vaeops.adapters.kedro.mlflow_hook import KEDRO_MLFLOW_PLUGIN, SecretMaskingMlflowHook
+from vaeops.adapters.kedro.run_status import RunStatusHooks
+from vaeops.adapters.kedro.tracking_server import TrackingServerHooks
 
 HOOKS = (
     ParameterCheckHooks(),

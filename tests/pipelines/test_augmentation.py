@@ -20,7 +20,7 @@ from vaeops.augmentation import protocol
 from vaeops.augmentation.comparison import verdict
 from vaeops.augmentation.datasets import plan_splits
 from vaeops.augmentation.study import experiment_for
-from vaeops.integrations.augmentation_tuning import tune_arm
+from vaeops.jobs.augmentation_tuning import tune_arm
 from vaeops.pipelines.augmentation.nodes import (
     compare_with_no_augmentation,
     draw_generator_views,

@@ -10,9 +10,9 @@ import pytest
 from kedro.pipeline import node
 
 from tests.mlflow_store import fresh_sqlite_store
+from vaeops.adapters.kedro.hooks import TRACEBACK_VARIABLE, DataErrorHooks, NodeDataError
+from vaeops.adapters.kedro.parameters import ParameterError
 from vaeops.errors import DataError
-from vaeops.integrations.hooks import TRACEBACK_VARIABLE, DataErrorHooks, NodeDataError
-from vaeops.integrations.parameters import ParameterError
 
 INGESTION = node(lambda dataset: dataset, "params:dataset", "interactions", name="ingest")
 

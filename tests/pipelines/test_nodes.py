@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from tests.markdown_tables import markdown_tables
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
 from vaeops.errors import DataError
-from vaeops.integrations.training_run import training_curves
+from vaeops.jobs.training import training_curves
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.ingestion.nodes import ingest_interactions
 from vaeops.pipelines.training.nodes import train_recommender

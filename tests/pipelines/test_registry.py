@@ -7,7 +7,7 @@ import pytest
 
 from tests.mlflow_store import tracking_into
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
-from vaeops.integrations.registry import ModelRegistry, contract_facts
+from vaeops.adapters.mlflow.registry import ModelRegistry, contract_facts
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.preprocessing.nodes import split_users
 from vaeops.pipelines.registration.nodes import register_trained_model
@@ -169,7 +169,7 @@ def test_a_missing_champion_means_none_and_the_next_model_is_promoted(
     remove(client)
 
     assert ModelRegistry("vaeops-test").version("champion") is None
-    with caplog.at_level("WARNING", logger="vaeops.integrations.registry"):
+    with caplog.at_level("WARNING", logger="vaeops.adapters.mlflow.registry"):
         again = register(interactions, split, trained, evaluated)
 
     assert again["version"] == 2 and again["aliases"] == ["champion"]

@@ -29,8 +29,8 @@ from tests.mlflow_store import fresh_sqlite_store
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
 from tests.small_filesystem import run_with_small_filesystem
-from vaeops.integrations.datasets import SparseMatrixDataset
-from vaeops.integrations.run_status import (
+from vaeops.adapters.kedro.datasets import SparseMatrixDataset
+from vaeops.adapters.kedro.run_status import (
     END_REASON_TAG,
     HOST_TAG,
     PID_TAG,
@@ -39,7 +39,7 @@ from vaeops.integrations.run_status import (
     end_runs_of_dead_processes,
     process_namespace,
 )
-from vaeops.integrations.tracking_server import TrackingServerUnreachable, check_tracking_server
+from vaeops.adapters.kedro.tracking_server import TrackingServerUnreachable, check_tracking_server
 from vaeops.recommenders.configurations import train_configuration
 
 # Long enough that a run is still training when the test sees its first checkpoint,
@@ -248,7 +248,7 @@ IN_OWN_PID_NAMESPACE = [
 HOLD_RUN_LOCK = """
 import json, os, sys, time
 from vaeops.files import hold_exclusive_lock
-from vaeops.integrations.run_status import process_namespace
+from vaeops.adapters.kedro.run_status import process_namespace
 lock = hold_exclusive_lock(sys.argv[1])
 print(json.dumps({"pid": os.getpid(), "namespace": process_namespace()}), flush=True)
 time.sleep(120)

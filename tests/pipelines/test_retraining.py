@@ -153,7 +153,7 @@ def test_a_deleted_champion_alias_means_a_fresh_registry_not_a_crash(
     assert retrain(base)["outcome"] == "first_champion"
     store.delete_registered_model_alias(MODEL, "champion")
 
-    with caplog.at_level("WARNING", logger="vaeops.integrations.registry"):
+    with caplog.at_level("WARNING", logger="vaeops.adapters.mlflow.registry"):
         again = retrain(base)  # data version 1 saw: without a champion, the round still trains
 
     assert again["outcome"] == "first_champion" and again["promoted"]

@@ -14,7 +14,7 @@ from kedro.framework.session import KedroSession
 
 from tests.conftest import REPO_ROOT
 from tests.test_latent import random_clicks
-from vaeops.integrations.tuning import tune_hyperparameters
+from vaeops.jobs.tuning import tune_hyperparameters
 from vaeops.pipelines.tuning import create_pipeline
 
 TINY = {

@@ -2,7 +2,7 @@
 splits, compare each with `none`, and draw and write up what was found.
 
 The study itself lives in ``vaeops.augmentation``; the Optuna search and the
-per-arm MLflow runs in ``vaeops.integrations.augmentation_*``.
+per-arm MLflow runs in ``vaeops.jobs.augmentation_*``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from vaeops.augmentation.study import (
     imbalanced_regimes,
     minority_relevant,
 )
-from vaeops.integrations.augmentation_tracking import log_comparison
-from vaeops.integrations.augmentation_tuning import choose_arm_settings
+from vaeops.jobs.augmentation_runs import log_comparison
+from vaeops.jobs.augmentation_tuning import choose_arm_settings
 
 logger = logging.getLogger(__name__)
 

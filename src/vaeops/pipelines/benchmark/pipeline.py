@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.integrations.benchmark_tracking import benchmark_models
+from vaeops.jobs.benchmark import benchmark_models
 from vaeops.recommenders.benchmark import benchmark_report, held_out_data
 
 

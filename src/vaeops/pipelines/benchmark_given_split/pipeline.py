@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.integrations.benchmark_tracking import benchmark_models, given_split_settings
+from vaeops.jobs.benchmark import benchmark_models, given_split_settings
 from vaeops.recommenders.benchmark import benchmark_report, given_split_data
 
 from .nodes import split_as_given

@@ -1,8 +1,8 @@
 import pandas as pd
 import scipy.sparse as sp
 
+from vaeops.adapters.mlflow.tracking import metric_history
 from vaeops.data.splits import held_out_user_ids
-from vaeops.integrations.tracking import metric_history
 from vaeops.recommenders.evaluation import (
     evaluate_beside_popularity,
     markdown_table,

@@ -1,7 +1,12 @@
 import pandas as pd
 import scipy.sparse as sp
 
-from vaeops.integrations.registry import CHAMPION, ModelRegistry, TrainedRecommender, version_tags
+from vaeops.adapters.mlflow.registry import (
+    CHAMPION,
+    ModelRegistry,
+    TrainedRecommender,
+    version_tags,
+)
 from vaeops.recommenders.evaluation import named_metrics
 
 

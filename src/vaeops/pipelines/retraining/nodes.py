@@ -16,8 +16,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from vaeops.data.splits import liang_split, split_summary
-from vaeops.integrations.registry import (
+from vaeops.adapters.mlflow.registry import (
     CHALLENGER,
     CHAMPION,
     ModelRegistry,
@@ -26,8 +25,9 @@ from vaeops.integrations.registry import (
     scores_against,
     version_tags,
 )
-from vaeops.integrations.tracking import active_run_id, metric_history
-from vaeops.integrations.training_run import train_from_parameters
+from vaeops.adapters.mlflow.tracking import active_run_id, metric_history
+from vaeops.data.splits import liang_split, split_summary
+from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.evaluation import evaluate_beside_popularity, named_metrics, summaries
 from vaeops.recommenders.retraining import (
     Outcome,

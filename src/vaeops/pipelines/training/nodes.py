@@ -1,8 +1,8 @@
 import pandas as pd
 import scipy.sparse as sp
 
-from vaeops.integrations.checkpoints import checkpointing_from_parameters
-from vaeops.integrations.training_run import train_from_parameters
+from vaeops.adapters.kedro.checkpoints import checkpointing_from_parameters
+from vaeops.jobs.training import train_from_parameters
 
 
 def train_recommender(

@@ -2,8 +2,8 @@ from typing import Any
 
 import scipy.sparse as sp
 
-from vaeops.integrations.benchmark_tracking import autoencoder_training, given_split_settings
-from vaeops.integrations.config import merged
+from vaeops.config import merged
+from vaeops.jobs.benchmark import autoencoder_training, given_split_settings
 from vaeops.recommenders.benchmark import given_split_data, read_given_split
 
 # Entries of tuning_given_split.tuning that replace params:tuning's rather than merge

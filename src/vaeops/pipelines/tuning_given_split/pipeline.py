@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.integrations.tuning import compare_on_test, tune_hyperparameters
+from vaeops.jobs.tuning import compare_on_test, tune_hyperparameters
 
 from .nodes import carve_for_tuning, given_split_tuning_settings
 

@@ -13,10 +13,8 @@ from kedro.framework.project import pipelines
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Node, Pipeline
 
-from vaeops.errors import DataError
-from vaeops.integrations.lineage import log_interactions_input
-from vaeops.integrations.parameters import check_parameters
-from vaeops.integrations.run_summary import (
+from vaeops.adapters.kedro.parameters import check_parameters
+from vaeops.adapters.kedro.run_summary import (
     RunSummary,
     catalog_filepaths,
     format_summary,
@@ -28,7 +26,9 @@ from vaeops.integrations.run_summary import (
     run_title,
     serve_fact,
 )
-from vaeops.integrations.tracking import describe_experiment, name_and_describe_run
+from vaeops.adapters.mlflow.lineage import log_interactions_input
+from vaeops.adapters.mlflow.tracking import describe_experiment, name_and_describe_run
+from vaeops.errors import DataError
 
 TRACEBACK_VARIABLE = "VAEOPS_TRACEBACK"
 

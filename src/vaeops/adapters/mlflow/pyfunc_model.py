@@ -2,6 +2,6 @@
 
 import mlflow
 
-from vaeops.integrations.pyfunc import RecommenderModel
+from vaeops.adapters.mlflow.pyfunc import RecommenderModel
 
 mlflow.models.set_model(RecommenderModel())

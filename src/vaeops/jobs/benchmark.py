@@ -14,9 +14,9 @@ from typing import Any
 import mlflow
 import scipy.sparse as sp
 
-from vaeops.integrations.config import flattened, merged
-from vaeops.integrations.tracking import start_child_run
-from vaeops.integrations.training_run import train_from_parameters
+from vaeops.adapters.mlflow.tracking import start_child_run
+from vaeops.config import flattened, merged
+from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.benchmark import (
     BASELINES,
     BenchmarkData,

@@ -10,8 +10,8 @@ import scipy.sparse as sp
 import torch
 from kedro.io import AbstractDataset, DatasetError
 
+from vaeops.adapters.mlflow.tracking import set_run_tags
 from vaeops.files import torch_save_atomically, write_atomically
-from vaeops.integrations.tracking import set_run_tags
 
 
 class _LocalFileDataset(AbstractDataset):

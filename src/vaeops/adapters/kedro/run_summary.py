@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from vaeops.integrations.config import flattened
-from vaeops.integrations.lineage import dataset_label
+from vaeops.adapters.mlflow.lineage import dataset_label
+from vaeops.config import flattened
 from vaeops.secrets import mask_secrets, mask_text
 
 # `kedro run` without --pipeline trains, evaluates and registers the model.

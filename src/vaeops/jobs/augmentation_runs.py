@@ -17,8 +17,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 
+from vaeops.adapters.mlflow.tracking import start_child_run
 from vaeops.augmentation.arms import METRICS
-from vaeops.integrations.tracking import start_child_run
 
 PROBABILITIES = ("p_better", "p_rope", "p_worse")
 

@@ -13,11 +13,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from vaeops.adapters.optuna import studies
 from vaeops.augmentation.arms import check_search_space
 from vaeops.augmentation.datasets import SplitPlan, inner_splits
 from vaeops.augmentation.protocol import Experiment, validation_score
-from vaeops.integrations import studies
-from vaeops.integrations.augmentation_tracking import arm_run, log_settings
+from vaeops.jobs.augmentation_runs import arm_run, log_settings
 
 logger = logging.getLogger(__name__)
 

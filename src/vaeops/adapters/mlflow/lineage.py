@@ -15,7 +15,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from vaeops.integrations.registry import FINGERPRINT_TAG
+from vaeops.adapters.mlflow.registry import FINGERPRINT_TAG
 from vaeops.recommenders.retraining import interactions_fingerprint
 
 # MLflow stores at most 36 characters of a dataset digest; the full fingerprint is the

@@ -11,12 +11,12 @@ import pandas as pd
 import scipy.sparse as sp
 from matplotlib.figure import Figure
 
-from vaeops.integrations.checkpoints import (
+from vaeops.adapters.kedro.checkpoints import (
     CheckpointClaim,
     finish_once_outputs_saved,
 )
-from vaeops.integrations.progress import EpochProgressBar
-from vaeops.integrations.tracking import MlflowEpochLogger
+from vaeops.adapters.mlflow.tracking import MlflowEpochLogger
+from vaeops.adapters.progress import EpochProgressBar
 from vaeops.recommenders.configurations import train_configuration
 from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import Checkpointing, TrainingResult

@@ -24,7 +24,7 @@ from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.types.schema import Schema
 
-from vaeops.integrations.pyfunc import RecommenderModel, log_recommender, recommender_signature
+from vaeops.adapters.mlflow.pyfunc import RecommenderModel, log_recommender, recommender_signature
 from vaeops.recommenders.baselines import Popularity
 from vaeops.recommenders.retraining import (
     ServingContract,

@@ -39,8 +39,8 @@ import sqlalchemy.exc  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from optuna.trial import FrozenTrial, Trial, TrialState  # noqa: E402
 
+from vaeops.adapters.mlflow.tracking import start_child_run  # noqa: E402
 from vaeops.errors import DataError  # noqa: E402
-from vaeops.integrations.tracking import start_child_run  # noqa: E402
 from vaeops.secrets import mask_text  # noqa: E402
 
 logger = logging.getLogger(__name__)

@@ -5,11 +5,11 @@ import time
 
 import scipy.sparse as sp
 
+from vaeops.adapters.mlflow.tracking import MlflowEpochLogger
+from vaeops.adapters.optuna import studies
+from vaeops.adapters.progress import EpochProgressBar
+from vaeops.config import flattened
 from vaeops.data.sparse import resolve_device
-from vaeops.integrations import studies
-from vaeops.integrations.config import flattened
-from vaeops.integrations.progress import EpochProgressBar
-from vaeops.integrations.tracking import MlflowEpochLogger
 from vaeops.recommenders import configurations
 from vaeops.recommenders.training import TrainingDiverged
 

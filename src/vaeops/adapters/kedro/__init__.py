@@ -1,0 +1,1 @@
+"""Kedro's side: the project's hooks, catalog datasets and the end-of-run summary."""

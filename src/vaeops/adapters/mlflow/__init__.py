@@ -1,0 +1,1 @@
+"""MLflow's side: live tracking, run inputs, the model registry and the pyfunc model."""

@@ -1,0 +1,1 @@
+"""Optuna's side: studies whose trials are nested MLflow runs."""
