@@ -172,3 +172,29 @@ def test_the_shipped_recvae_environment_is_the_one_docs_tuning_shows():
     for name, text in blocks:
         shipped = yaml.safe_load((REPO_ROOT / "conf/recvae" / name).read_text())
         assert shipped == yaml.safe_load(text), name
+
+
+def test_a_node_receives_the_settings_model_its_signature_names(shipped):
+    """typed_inputs validates only the ``params:`` inputs bound to a parameter annotated
+    with a settings block; other inputs and unannotated parameters keep Kedro's value."""
+    from vaeops.adapters.kedro.parameters import typed_inputs
+    from vaeops.schema import Block
+
+    class Training(Block):
+        epochs: int
+        batch_size: int
+
+    def node_function(matrix, training: Training, raw: dict) -> None: ...
+
+    inputs = {
+        "train_matrix": object(),
+        "params:training": {"epochs": 3, "batch_size": 10},
+        "params:raw": {"epochs": 3},
+    }
+    typed = typed_inputs(node_function, list(inputs), inputs)
+    assert list(typed) == ["params:training"]
+    assert typed["params:training"] == Training(epochs=3, batch_size=10)
+
+    inputs["params:training"] = {"epochs": "3", "batch_size": 10}
+    with pytest.raises(ParameterError, match=r"Invalid training:\n  epochs: expected"):
+        typed_inputs(node_function, list(inputs), inputs)

@@ -11,6 +11,7 @@ from vaeops.adapters.kedro.hooks import (
     MlflowRecordHooks,
     ParameterCheckHooks,
     RunSummaryHooks,
+    TypedParametersHooks,
 )
 from vaeops.adapters.kedro.mlflow_hook import KEDRO_MLFLOW_PLUGIN, SecretMaskingMlflowHook
 from vaeops.adapters.kedro.run_status import RunStatusHooks
@@ -18,6 +19,7 @@ from vaeops.adapters.kedro.tracking_server import TrackingServerHooks
 
 HOOKS = (
     ParameterCheckHooks(),
+    TypedParametersHooks(),
     DataErrorHooks(),
     TrackingServerHooks(),
     RunStatusHooks(),

@@ -1,23 +1,25 @@
-"""Typed schemas of every parameter block in conf/*/parameters*.yml, checked before a run.
+"""The whole configuration checked before a run, and each node handed its settings typed.
 
 Kedro hands nodes plain dictionaries, so a misspelt key (``training.learnin_rate``) or a
 value of the wrong type used to surface only when a node read it: after kedro-mlflow
 had opened its run, as a long traceback. ``check_parameters`` checks the whole
 configuration, ``--params`` overrides included, and names every bad key by its dotted
-path. Nodes still receive the plain dictionaries; these models only check them, so
-they are strict: a value must already have the type the code uses (``"5"`` is no int).
+path. ``typed_inputs`` then gives each node the settings model its signature asks for
+(``training: TrainingParameters``) instead of the dictionary, so the checked object is
+the one that runs. The models are strict: a value must already have the type the code
+uses (``"5"`` is no int).
 
-A field whose default is None may be left out (the code has a default or does without
-it) but, unless its type allows None, not set to null.
+A field whose default is None may be left out (the code does without it) but, unless
+its type allows None, not set to null.
 """
 
+import inspect
+import typing
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal
 
 import click
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -25,9 +27,7 @@ from pydantic import (
     PositiveInt,
     ValidationError,
     create_model,
-    model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from vaeops.augmentation.arms import ARM_SETTINGS, CLASSIFIERS, METRICS
 from vaeops.augmentation.classifiers import LOSSES
@@ -37,12 +37,15 @@ from vaeops.data.ingest import DATASETS, given_split_datasets
 from vaeops.errors import DataError
 from vaeops.recommenders.models import MODEL_CLASSES
 from vaeops.recommenders.training import PRECISION_CHOICES
-
-Fraction = Annotated[float, Field(gt=0, lt=1)]
-_Value = TypeVar("_Value")
-# One value, or a list of values to choose from on validation users (a grid).
-Grid = _Value | Annotated[list[_Value], Field(min_length=1)]
-Probability = Annotated[float, Field(ge=0, le=1)]
+from vaeops.schema import (
+    Block,
+    Fraction,
+    Grid,
+    Probability,
+    block_in,
+    overrides_of,
+    search_space_of,
+)
 
 
 class ParameterError(click.ClickException, DataError):
@@ -50,95 +53,17 @@ class ParameterError(click.ClickException, DataError):
     just the message and exits with status 1, without a traceback."""
 
 
-# --------------------------------------------------------------------------- building blocks
-
-
-class _Block(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys_only(cls, values: Any) -> Any:
-        """Unknown keys fail here rather than as pydantic's extra_forbidden, so that the
-        error can list the block's valid keys."""
-        if isinstance(values, Mapping):
-            unknown = [key for key in values if key not in cls.model_fields]
-            if unknown:
-                raise PydanticCustomError(
-                    "unknown_keys",
-                    "unknown keys {unknown}",
-                    {"unknown": unknown, "valid": list(cls.model_fields)},
-                )
-        return values
-
-
-def _block_in(annotation: Any) -> type[_Block] | None:
-    """The block type of a field typed ``Block`` or ``Block | None``, else None."""
-    for candidate in (annotation, *get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, _Block):
-            return candidate
-    return None
-
-
-def overrides_of(block: type[_Block]) -> type[_Block]:
-    """``block`` with every key optional, nested blocks too: entries merged key by key
-    over a full block, e.g. ``benchmark.autoencoders.multdae`` over ``training``."""
-    fields: dict[str, Any] = {}
-    for name, info in block.model_fields.items():
-        nested = _block_in(info.annotation)
-        if nested is None:
-            annotation = (
-                Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-            )
-        elif info.annotation is nested:
-            annotation = overrides_of(nested)
-        else:
-            annotation = overrides_of(nested) | None
-        fields[name] = (annotation, None)
-    return create_model(f"{block.__name__}Overrides", __base__=_Block, **fields)
-
-
-class Distribution(_Block):
-    """One tuned setting: ``{type: float|int, low, high, log?, step?}`` or
-    ``{type: categorical, choices: [...]}``, as Optuna's suggest_* take them."""
-
-    type: Literal["float", "int", "categorical"]
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    step: PositiveFloat | None = None
-    choices: Annotated[list[Any], Field(min_length=1)] | None = None
-
-    @model_validator(mode="after")
-    def _has_what_its_type_needs(self) -> "Distribution":
-        needed = ("choices",) if self.type == "categorical" else ("low", "high")
-        missing = [key for key in needed if getattr(self, key) is None]
-        if missing:
-            raise ValueError(f"a {self.type} distribution needs {' and '.join(missing)}")
-        return self
-
-
-def search_space_of(block: type[_Block]) -> type[_Block]:
-    """A search space over ``block``: a distribution for any of its keys, nested as the
-    block is (``model: {latent_dim: {type: int, ...}}``), so a misspelt name fails early."""
-    fields: dict[str, Any] = {}
-    for name, info in block.model_fields.items():
-        nested = _block_in(info.annotation)
-        fields[name] = (Distribution if nested is None else search_space_of(nested), None)
-    return create_model(f"{block.__name__}SearchSpace", __base__=_Block, **fields)
-
-
 # --------------------------------------------------------------------------- recommenders
 
 
-class ColumnsParameters(_Block):
+class ColumnsParameters(Block):
     user: str
     item: str
     rating: str | None
     timestamp: str | None
 
 
-class DatasetParameters(_Block):
+class DatasetParameters(Block):
     name: Literal[tuple(DATASETS)]
     path: str | None
     raw_dir: str
@@ -146,7 +71,7 @@ class DatasetParameters(_Block):
     separator: Annotated[str, Field(min_length=1)] | None = None  # None: by the file's suffix
 
 
-class PreprocessingParameters(_Block):
+class PreprocessingParameters(Block):
     rating_threshold: float | None
     min_user_count: NonNegativeInt
     min_item_count: NonNegativeInt
@@ -156,7 +81,7 @@ class PreprocessingParameters(_Block):
     seed: int
 
 
-class ModelParameters(_Block):
+class ModelParameters(Block):
     kind: Literal[tuple(MODEL_CLASSES)]
     hidden_dims: list[PositiveInt]
     latent_dim: PositiveInt
@@ -167,7 +92,7 @@ class ModelParameters(_Block):
     decoder_passes: PositiveInt = None
 
 
-class TrainingParameters(_Block):
+class TrainingParameters(Block):
     model: ModelParameters
     epochs: PositiveInt
     batch_size: PositiveInt
@@ -188,37 +113,37 @@ class TrainingParameters(_Block):
     precision: Literal[PRECISION_CHOICES]
 
 
-class CheckpointParameters(_Block):
+class CheckpointParameters(Block):
     every_epochs: PositiveInt
     dir: str  # the training pipeline's checkpoint is <dir>/training.pt
 
 
-class EvaluationParameters(_Block):
+class EvaluationParameters(Block):
     ks: Annotated[list[PositiveInt], Field(min_length=1)]
     batch_size: PositiveInt
     device: str
 
 
-class UserMapParameters(_Block):
+class UserMapParameters(Block):
     projection: Literal["pca", "tsne", "umap"]
     max_genres_in_legend: PositiveInt
 
 
-class ItemNeighboursParameters(_Block):
+class ItemNeighboursParameters(Block):
     n_items: PositiveInt
     n_neighbours: PositiveInt
 
 
-class TraversalParameters(_Block):
+class TraversalParameters(Block):
     steps: Annotated[int, Field(ge=2)]  # both ends included
     top_k: PositiveInt
 
 
-class PosteriorParameters(_Block):
+class PosteriorParameters(Block):
     active_threshold_nats: NonNegativeFloat
 
 
-class ReportingParameters(_Block):
+class ReportingParameters(Block):
     device: str
     batch_size: PositiveInt
     seed: int
@@ -228,18 +153,18 @@ class ReportingParameters(_Block):
     posterior: PosteriorParameters
 
 
-class SamplerParameters(_Block):
+class SamplerParameters(Block):
     name: str  # a class of optuna.samplers
     seed: int | None = None
     kwargs: dict[str, Any] = None
 
 
-class PrunerParameters(_Block):
+class PrunerParameters(Block):
     name: str  # a class of optuna.pruners
     kwargs: dict[str, Any] = None
 
 
-class StudyParameters(_Block):
+class StudyParameters(Block):
     storage: str | None  # an SQLAlchemy URL; null keeps the study in memory
     direction: Literal["maximize", "minimize"]
     sampler: SamplerParameters
@@ -252,7 +177,7 @@ class NamedStudyParameters(StudyParameters):
     grace_period: PositiveInt | None = None  # null: twice heartbeat_interval
 
 
-class TuningParameters(_Block):
+class TuningParameters(Block):
     study: NamedStudyParameters
     n_trials: NonNegativeInt
     timeout_seconds: PositiveFloat | None
@@ -260,26 +185,26 @@ class TuningParameters(_Block):
     contour_params: list[str]
 
 
-class TuningGivenSplitParameters(_Block):
+class TuningGivenSplitParameters(Block):
     autoencoder: str  # a key of benchmark.autoencoders
     training: overrides_of(TrainingParameters) | None
     tuning: overrides_of(TuningParameters)
 
 
-class NoKeywords(_Block):
+class NoKeywords(Block):
     """A baseline that takes no settings."""
 
 
-class EaseParameters(_Block):
+class EaseParameters(Block):
     l2: Grid[PositiveFloat]
 
 
-class ItemKnnParameters(_Block):
+class ItemKnnParameters(Block):
     k: Grid[PositiveInt]
     shrink: Grid[NonNegativeFloat]
 
 
-class MatrixFactorizationParameters(_Block):
+class MatrixFactorizationParameters(Block):
     factors: Grid[PositiveInt]
     epochs: PositiveInt
     reg: Grid[NonNegativeFloat]
@@ -287,7 +212,7 @@ class MatrixFactorizationParameters(_Block):
     seed: int
 
 
-class BaselinesParameters(_Block):
+class BaselinesParameters(Block):
     """Keyword arguments of the vaeops.recommenders.baselines classes; null or left out:
     their defaults. A list of values is a grid, chosen from on the validation users."""
 
@@ -297,12 +222,12 @@ class BaselinesParameters(_Block):
     mf: MatrixFactorizationParameters | None = None
 
 
-class PublishedParameters(_Block):
+class PublishedParameters(Block):
     source: str
     models: dict[str, dict[str, float]]  # model: {metric: value}
 
 
-class BenchmarkParameters(_Block):
+class BenchmarkParameters(Block):
     models: dict[str, bool]
     reference: str
     headline_metric: str
@@ -318,13 +243,13 @@ class BenchmarkParameters(_Block):
     published: PublishedParameters | None = None
 
 
-class GivenSplitDatasetParameters(_Block):
+class GivenSplitDatasetParameters(Block):
     name: Literal[tuple(given_split_datasets())]
     path: str | None  # required for lightgcn, which has no download
     raw_dir: str
 
 
-class CarvedValidationParameters(_Block):
+class CarvedValidationParameters(Block):
     """vaeops.data.splits.carve_validation's arguments."""
 
     share: Fraction
@@ -342,7 +267,7 @@ class BenchmarkGivenSplitParameters(overrides_of(BenchmarkParameters)):
     published: dict[str, PublishedParameters] | None = None  # by dataset name
 
 
-class RetrainingParameters(_Block):
+class RetrainingParameters(Block):
     extra_files: list[str] | None
     metric: str  # ndcg_at_K or recall_at_K
     promotion_probability: Probability
@@ -353,14 +278,14 @@ class RetrainingParameters(_Block):
     lock_file: str
 
 
-class ServingParameters(_Block):
+class ServingParameters(Block):
     default_k: PositiveInt
     max_k: PositiveInt
     max_histories: PositiveInt
     max_history_length: PositiveInt
 
 
-class RegistryParameters(_Block):
+class RegistryParameters(Block):
     model_name: str
     serving: ServingParameters
 
@@ -368,7 +293,7 @@ class RegistryParameters(_Block):
 # --------------------------------------------------------------------------- augmentation
 
 
-class AugmentationDatasetParameters(_Block):
+class AugmentationDatasetParameters(Block):
     """Keys past ``regimes`` belong to one source: moons (n_samples, noise, seed) or
     file (path, label, features); image_shape and interpolation_classes to images."""
 
@@ -386,7 +311,7 @@ class AugmentationDatasetParameters(_Block):
     features: list[str] | None = None
 
 
-class MlpParameters(_Block):
+class MlpParameters(Block):
     hidden_dims: list[PositiveInt]
     epochs: PositiveInt
     learning_rate: PositiveFloat
@@ -395,17 +320,17 @@ class MlpParameters(_Block):
     focal_gamma: NonNegativeFloat
 
 
-class LogisticRegressionParameters(_Block):
+class LogisticRegressionParameters(Block):
     C: PositiveFloat
     max_iter: PositiveInt
 
 
-class ClassifiersParameters(_Block):
+class ClassifiersParameters(Block):
     mlp: MlpParameters = None
     logistic_regression: LogisticRegressionParameters = None
 
 
-class RegimeParameters(_Block):
+class RegimeParameters(Block):
     """per_class rows of each class or a stratified fraction, then optionally a
     minority class cut to minority_ratio of the largest; mlp overrides classifiers.mlp."""
 
@@ -415,28 +340,28 @@ class RegimeParameters(_Block):
     mlp: overrides_of(MlpParameters) = None
 
 
-class ProtocolParameters(_Block):
+class ProtocolParameters(Block):
     repeats: PositiveInt
     folds: Annotated[int, Field(ge=2)]
     tuning_fraction: Fraction
     seed: int
 
 
-class NoSettings(_Block):
+class NoSettings(Block):
     """The arm every other is compared with: the real rows alone."""
 
 
-class NoiseSettings(_Block):
+class NoiseSettings(Block):
     ratio: NonNegativeFloat
     scale: PositiveFloat
 
 
-class SmoteSettings(_Block):
+class SmoteSettings(Block):
     ratio: NonNegativeFloat
     k_neighbors: PositiveInt
 
 
-class CvaeSettings(_Block):
+class CvaeSettings(Block):
     ratio: NonNegativeFloat
     beta: NonNegativeFloat
     latent_dim: PositiveInt
@@ -448,42 +373,42 @@ class CvaeSettings(_Block):
     min_confidence: Probability | None
 
 
-def _arm(settings: type[_Block]) -> type[_Block]:
+def _arm(settings: type[Block]) -> type[Block]:
     """An arm's entry: its settings, and a search space over those settings."""
     return create_model(
         settings.__name__.replace("Settings", "Arm"),
-        __base__=_Block,
+        __base__=Block,
         settings=(settings, ...),
         n_trials=(NonNegativeInt, ...),
         search_space=(search_space_of(settings), ...),
     )
 
 
-class ArmsParameters(_Block):
+class ArmsParameters(Block):
     none: _arm(NoSettings) = None
     noise: _arm(NoiseSettings) = None
     smote: _arm(SmoteSettings) = None
     cvae: _arm(CvaeSettings) = None
 
 
-class AugmentationTuningParameters(_Block):
+class AugmentationTuningParameters(Block):
     inner_splits: PositiveInt
     metric: Literal[METRICS]
     study: StudyParameters
 
 
-class StatisticsParameters(_Block):
+class StatisticsParameters(Block):
     metric: Literal[METRICS]
     rope: NonNegativeFloat
     decision_probability: Fraction
 
 
-class FiguresParameters(_Block):
+class FiguresParameters(Block):
     samples_per_class: PositiveInt
     interpolation_steps: Annotated[int, Field(ge=2)]
 
 
-class AugmentationParameters(_Block):
+class AugmentationParameters(Block):
     selected_datasets: list[str]
     datasets: dict[str, AugmentationDatasetParameters]
     regimes: dict[str, RegimeParameters]
@@ -502,7 +427,7 @@ class AugmentationParameters(_Block):
 # --------------------------------------------------------------------------- the whole
 
 
-class Parameters(_Block):
+class Parameters(Block):
     """Every block of conf/<env>/parameters*.yml, as Kedro merges them."""
 
     dataset: DatasetParameters
@@ -583,3 +508,24 @@ def _dotted(params: Mapping[str, Any], location: Sequence[str | int]) -> str:
 
 def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
+
+
+def typed_inputs(func: Any, input_names: Sequence[str], inputs: Mapping[str, Any]) -> dict:
+    """The ``params:`` inputs of a node whose parameter is annotated with a settings block,
+    validated into that block; ``input_names`` are bound to ``func``'s parameters in order,
+    as Kedro binds them."""
+    hints = typing.get_type_hints(func)
+    parameters = list(inspect.signature(func).parameters)
+    typed = {}
+    for name, dataset in zip(parameters, input_names, strict=False):
+        block = block_in(hints.get(name))
+        value = inputs.get(dataset)
+        if block is not None and dataset.startswith("params:") and isinstance(value, Mapping):
+            try:
+                typed[dataset] = block.model_validate(value)
+            except ValidationError as error:
+                problems = "\n".join(f"  {line}" for line in _describe(error, value))
+                raise ParameterError(
+                    f"Invalid {dataset.removeprefix('params:')}:\n{problems}"
+                ) from None
+    return typed
