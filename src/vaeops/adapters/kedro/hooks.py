@@ -155,15 +155,11 @@ class RunSummaryHooks:
 
     def __init__(self) -> None:
         self._parameters: dict[str, Any] = {}
-        self._filepaths: dict[str, str] = {}
         self._started = 0.0
         self._run: mlflow.entities.RunInfo | None = None
 
     @hook_impl
-    def after_catalog_created(
-        self, conf_catalog: dict[str, Any], parameters: dict[str, Any]
-    ) -> None:
-        self._filepaths = catalog_filepaths(conf_catalog)
+    def after_catalog_created(self, parameters: dict[str, Any]) -> None:
         self._parameters = parameters["parameters"]
 
     @hook_impl(trylast=True)
@@ -178,7 +174,9 @@ class RunSummaryHooks:
     ) -> None:
         outputs = pipeline.all_outputs()
         table, facts = read_results(outputs, catalog.load, self._parameters)
-        reports = report_paths(outputs, self._filepaths)
+        # Each output's entry as the catalog resolves it: its own, or a factory's.
+        entries = {name: catalog.config_resolver.resolve_pattern(name) for name in outputs}
+        reports = report_paths(outputs, catalog_filepaths(entries))
         facts += [("reports" if index == 0 else "", path) for index, path in enumerate(reports)]
         if self._run is not None:
             uri = mlflow.get_tracking_uri()
