@@ -8,7 +8,7 @@ import torch
 
 from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import TrainingConfig, train_autoencoder
-from vaeops.speed.training import gowalla, model_flops_per_user, synthetic
+from vaeops.tools.speed_training import gowalla, model_flops_per_user, synthetic
 
 EXPECTED_FIELDS = {
     "device",
@@ -31,7 +31,7 @@ def test_harness_prints_one_json_line_with_throughput_fields():
         [
             sys.executable,
             "-m",
-            "vaeops.speed.training",
+            "vaeops.tools.speed_training",
             "--synthetic",
             "tiny",
             "--device",
@@ -58,7 +58,7 @@ def test_bench_trains_with_the_trainers_own_loop(tmp_path):
     weights = tmp_path / "bench.pt"
     argv = ["--synthetic", "tiny", "--device", "cpu", "--epochs", "2", "--seed", "3"]
     subprocess.run(
-        [sys.executable, "-m", "vaeops.speed.training", *argv, "--save-weights", str(weights)],
+        [sys.executable, "-m", "vaeops.tools.speed_training", *argv, "--save-weights", str(weights)],
         capture_output=True,
         timeout=300,
         check=True,
@@ -92,7 +92,7 @@ def test_missing_gowalla_files_give_a_clear_message(tmp_path):
         [
             sys.executable,
             "-m",
-            "vaeops.speed.training",
+            "vaeops.tools.speed_training",
             "--data",
             "gowalla",
             "--data-dir",
@@ -112,6 +112,6 @@ def test_missing_gowalla_files_give_a_clear_message(tmp_path):
 )
 def test_bad_arguments_are_refused(argv):
     completed = subprocess.run(
-        [sys.executable, "-m", "vaeops.speed.training", *argv], capture_output=True, text=True
+        [sys.executable, "-m", "vaeops.tools.speed_training", *argv], capture_output=True, text=True
     )
     assert completed.returncode == 2

@@ -1,4 +1,4 @@
-"""experiments/epoch_ceiling.py must keep the epoch the given-split benchmark keeps, or its
+"""src/vaeops/tools/epoch_ceiling.py must keep the epoch the given-split benchmark keeps, or its
 honest figure would not be the pipeline's."""
 
 import json
@@ -15,7 +15,6 @@ from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 
 ROOT = Path(__file__).parents[1]
-SCRIPT = ROOT / "experiments" / "epoch_ceiling.py"
 GIVEN_SPLIT = yaml.safe_load((ROOT / "conf/base/parameters_benchmark_given_split.yml").read_text())[
     "benchmark_given_split"
 ]
@@ -25,7 +24,7 @@ def test_it_keeps_the_benchmarks_epoch_and_reports_the_best_test_epoch_beside_it
     folder = tmp_path / "split"
     write_lightgcn_split(folder)
     completed = subprocess.run(
-        [sys.executable, str(SCRIPT), "--data-dir", str(folder), "--epochs", "12"]
+        [sys.executable, "-m", "vaeops.tools.epoch_ceiling", "--data-dir", str(folder), "--epochs", "12"]
         + ["--patience", "3", "--device", "cpu"],
         capture_output=True,
         text=True,

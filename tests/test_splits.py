@@ -384,7 +384,7 @@ def test_too_few_users_message_gives_counts() -> None:
 
 def test_benchmark_runs_at_tiny_size() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
-    command = [sys.executable, "-m", "vaeops.speed.preprocessing"]
+    command = [sys.executable, "-m", "vaeops.tools.speed_preprocessing"]
     command += ["--rows", "20000", "--users", "500", "--items", "300"]
     completed = subprocess.run(
         command, capture_output=True, text=True, env=env, check=True, timeout=120

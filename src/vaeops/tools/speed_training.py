@@ -1,7 +1,7 @@
 """Throughput benchmark of Mult-VAE training and full-ranking evaluation.
 
-    python -m vaeops.speed.training --data gowalla --device cpu --epochs 2
-    python -m vaeops.speed.training --synthetic ml20m --batch-size 4096 --precision bf16
+    python -m vaeops.tools.speed_training --data gowalla --device cpu --epochs 2
+    python -m vaeops.tools.speed_training --synthetic ml20m --batch-size 4096 --precision bf16
 
 Prints one JSON line. Needs only torch, numpy and scipy, so it runs on a bare
 GPU machine. Throughput is in users per second; the FLOP estimate counts the
@@ -235,7 +235,7 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m vaeops.speed.training", description=__doc__.split("\n")[0]
+        prog="python -m vaeops.tools.speed_training", description=__doc__.split("\n")[0]
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", choices=["gowalla"], help="a real dataset (read from --data-dir)")

@@ -1,6 +1,6 @@
 """Time the Liang split on a synthetic interaction log the size of MovieLens-20M.
 
-``python -m vaeops.speed.preprocessing [--rows N] [--users N] [--items N] [--seed N]``
+``python -m vaeops.tools.speed_preprocessing [--rows N] [--users N] [--items N] [--seed N]``
 prints one JSON line. The log is synthetic so that the benchmark runs anywhere
 without the (non-redistributable) MovieLens files, but shaped like ML-20M:
 Zipf-like item popularity, heavy-tailed user activity, half-star ratings with

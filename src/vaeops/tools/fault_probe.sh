@@ -3,13 +3,13 @@
 # executed, nothing destroyed" and prints what each did. Run it from a fresh clone
 # after `make run` (it needs MovieLens 100K split, a model and a champion):
 #
-#     bash experiments/fault_probe.sh 2>&1 | tee fault_probe.log
+#     bash src/vaeops/tools/fault_probe.sh 2>&1 | tee fault_probe.log
 #
 # It needs unshare (util-linux) for the full disk and the PID namespace, curl, and
 # nginx for the proxy case (skipped, and said so, without it). It changes this
 # checkout's data/ and mlflow.db: use a throwaway clone.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 export KEDRO_DISABLE_TELEMETRY=1 COLUMNS=200 MLFLOW_TRACKING_URI=sqlite:///mlflow.db
 KEDRO=.venv/bin/kedro
 PY=.venv/bin/python

@@ -7,7 +7,7 @@ It prints one JSON line per epoch, then the epoch validation keeps with its test
 score (the honest figure, as the pipeline reports it) beside the best test score of
 any epoch trained (what choosing the epoch on the test part would report).
 
-    python experiments/epoch_ceiling.py --data-dir ../shared/data/gowalla --anneal-cap 1.0
+    python -m vaeops.tools.epoch_ceiling --data-dir ../shared/data/gowalla --anneal-cap 1.0
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from vaeops.recommenders.training import (
 
 # The benchmark's carve and Mult-VAE override, read rather than copied so the two agree.
 GIVEN_SPLIT = yaml.safe_load(
-    (Path(__file__).parents[1] / "conf/base/parameters_benchmark_given_split.yml").read_text()
+    (Path(__file__).parents[3] / "conf/base/parameters_benchmark_given_split.yml").read_text()
 )["benchmark_given_split"]
 MULTVAE = GIVEN_SPLIT["autoencoders"]["multvae"]
 K = GIVEN_SPLIT["validation_k"]  # 20, the LightGCN paper's cut-off
