@@ -58,7 +58,14 @@ def test_bench_trains_with_the_trainers_own_loop(tmp_path):
     weights = tmp_path / "bench.pt"
     argv = ["--synthetic", "tiny", "--device", "cpu", "--epochs", "2", "--seed", "3"]
     subprocess.run(
-        [sys.executable, "-m", "vaeops.tools.speed_training", *argv, "--save-weights", str(weights)],
+        [
+            sys.executable,
+            "-m",
+            "vaeops.tools.speed_training",
+            *argv,
+            "--save-weights",
+            str(weights),
+        ],
         capture_output=True,
         timeout=300,
         check=True,

@@ -24,7 +24,15 @@ def test_it_keeps_the_benchmarks_epoch_and_reports_the_best_test_epoch_beside_it
     folder = tmp_path / "split"
     write_lightgcn_split(folder)
     completed = subprocess.run(
-        [sys.executable, "-m", "vaeops.tools.epoch_ceiling", "--data-dir", str(folder), "--epochs", "12"]
+        [
+            sys.executable,
+            "-m",
+            "vaeops.tools.epoch_ceiling",
+            "--data-dir",
+            str(folder),
+            "--epochs",
+            "12",
+        ]
         + ["--patience", "3", "--device", "cpu"],
         capture_output=True,
         text=True,
