@@ -2,10 +2,10 @@
 
 import warnings
 
-from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from vaeops.adapters.kedro.checkpoints import CheckpointHooks
+from vaeops.adapters.kedro.config_loader import EnvironmentMergingConfigLoader, merge
 from vaeops.adapters.kedro.hooks import (
     DataErrorHooks,
     MlflowRecordHooks,
@@ -34,12 +34,13 @@ HOOKS = (
 # kedro-mlflow's own hook would log secrets; SecretMaskingMlflowHook is it, masked.
 DISABLE_HOOKS_FOR_PLUGINS = (KEDRO_MLFLOW_PLUGIN,)
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_CLASS = EnvironmentMergingConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # Lets mlflow.yml read MLFLOW_TRACKING_URI, so a server can be set per shell.
-    "custom_resolvers": {"oc.env": oc.env},
+    # merge: blocks derived from others in YAML, e.g. benchmark.autoencoders from training.
+    "custom_resolvers": {"oc.env": oc.env, "merge": merge},
 }
 
 # A deprecation raised inside kedro and kedro-mlflow on every run; users can do

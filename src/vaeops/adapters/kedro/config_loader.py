@@ -1,0 +1,52 @@
+"""Parameters resolved once, after every environment and ``--params`` are merged.
+
+Several blocks are derived in YAML from others (``benchmark.autoencoders`` from
+``training``, the given split's benchmark from ``benchmark``) with the ``merge``
+resolver, so ``kedro run`` and MLflow show the settings that run. Kedro's own loader
+resolves conf/base before it merges conf/local over it, so a local override of
+``training`` would never reach a block derived from it; and it merges ``--params``
+into each environment apart, so one override in conf/local replaced whole conf/base
+blocks. This loader merges base, the run's environment and ``--params`` key by key,
+then resolves them together. Catalog and other configuration load as Kedro loads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kedro.config import OmegaConfigLoader
+from omegaconf import DictConfig, OmegaConf
+
+
+def merge(*blocks: Any) -> dict[str, Any]:
+    """``${merge:${a},${b},{key: value}}``: the blocks merged key by key, each one over
+    those before it."""
+    plain = [
+        OmegaConf.to_container(b, resolve=True) if OmegaConf.is_config(b) else b for b in blocks
+    ]
+    for block in plain:
+        if not isinstance(block, Mapping):
+            raise TypeError(f"merge takes mappings; got {block!r}")
+    return OmegaConf.to_container(OmegaConf.merge(*plain))
+
+
+class EnvironmentMergingConfigLoader(OmegaConfigLoader):
+    """Kedro's OmegaConfigLoader, with parameters merged across environments before
+    they are resolved (see the module's docstring)."""
+
+    def _resolve_from_raw_config(  # noqa: PLR0913 (Kedro's signature)
+        self,
+        key: str,
+        base_configs: dict[Path, DictConfig],
+        env_configs: dict[Path, DictConfig],
+        base_path: str,
+        env_path: str,
+        processed_files: set[Path],
+    ) -> dict[str, Any]:
+        if key == "parameters":
+            base_configs, env_configs = {**base_configs, **env_configs}, {}
+        return super()._resolve_from_raw_config(
+            key, base_configs, env_configs, base_path, env_path, processed_files
+        )

@@ -1,0 +1,49 @@
+"""Parameters are merged across conf/base, the run's environment and --params, then
+resolved: a block derived from another sees every override of it."""
+
+import pytest
+
+from vaeops.adapters.kedro.config_loader import EnvironmentMergingConfigLoader, merge
+
+
+@pytest.fixture
+def conf(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "local").mkdir()
+    (tmp_path / "base" / "parameters_training.yml").write_text(
+        "training: {epochs: 200, patience: 20, model: {kind: multvae, latent_dim: 200}}\n"
+        "evaluation: {ks: [20, 100]}\n"
+    )
+    (tmp_path / "base" / "parameters_benchmark.yml").write_text(
+        "benchmark:\n"
+        "  overrides: {model: {kind: multdae}}\n"
+        "  derived: ${merge:${training},${benchmark.overrides}}\n"
+    )
+    return tmp_path
+
+
+def parameters(conf, runtime_params=None) -> dict:
+    loader = EnvironmentMergingConfigLoader(
+        conf_source=str(conf),
+        base_env="base",
+        default_run_env="local",
+        custom_resolvers={"merge": merge},
+        runtime_params=runtime_params,
+    )
+    return loader["parameters"]
+
+
+def test_a_derived_block_sees_the_local_environment_and_the_runtime_overrides(conf):
+    (conf / "local" / "parameters.yml").write_text("training: {epochs: 50}\n")
+    params = parameters(conf, runtime_params={"training": {"patience": 5}})
+    expected = {"epochs": 50, "patience": 5, "model": {"kind": "multdae", "latent_dim": 200}}
+    assert params["benchmark"]["derived"] == expected
+    # conf/local and --params change single keys; the rest of each block stays.
+    assert params["training"] == {**expected, "model": {"kind": "multvae", "latent_dim": 200}}
+    assert params["evaluation"] == {"ks": [20, 100]}
+
+
+def test_merge_takes_mappings_only():
+    assert merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
+    with pytest.raises(TypeError, match="merge takes mappings"):
+        merge({"a": 1}, 5)
