@@ -15,7 +15,7 @@ import mlflow
 import scipy.sparse as sp
 
 from vaeops.adapters.mlflow.tracking import start_child_run
-from vaeops.config import flattened, merged
+from vaeops.config import flattened
 from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.benchmark import (
     BASELINES,
@@ -27,25 +27,18 @@ from vaeops.recommenders.benchmark import (
 )
 from vaeops.recommenders.training import TrainingResult
 
-# Entries of params:benchmark_given_split that describe the data and its protocol
-# rather than override params:benchmark.
-_GIVEN_SPLIT_OWN_KEYS = ("dataset", "validation", "refit", "published")
 
-
-def benchmark_models(data: BenchmarkData, benchmark: dict, training: dict) -> dict[str, Any]:
+def benchmark_models(data: BenchmarkData, benchmark: dict) -> dict[str, Any]:
     """Choose, fit and score each selected model on ``data``: baselines their grid values
-    and autoencoders their epoch, all on validation NDCG@``benchmark.validation_k`` (else
-    ``training.validation_k``); an autoencoder's own ``validation_k`` override wins."""
-    validation_k = _validation_k(benchmark, training)
-    settings = {
-        name: _model_settings(name, benchmark, training) for name in selected_models(benchmark)
-    }
+    and autoencoders their epoch, all on validation NDCG@``benchmark.validation_k``; an
+    autoencoder's block (derived in YAML) may set its own ``validation_k``."""
+    settings = {name: _model_settings(name, benchmark) for name in selected_models(benchmark)}
     return fit_and_score(
         settings,
         data,
         benchmark["evaluation"],
         benchmark["headline_metric"],
-        validation_k,
+        benchmark["validation_k"],
         train_autoencoder,
         model_run,
     )
@@ -66,30 +59,11 @@ def train_autoencoder(
     return result
 
 
-def autoencoder_training(name: str, benchmark: dict, training: dict) -> dict:
-    """The ``training`` block the benchmark trains autoencoder ``name`` with:
-    params:training, the benchmark's validation cut-off, then the autoencoder's overrides."""
-    training = {**training, "validation_k": _validation_k(benchmark, training)}
-    return merged(training, benchmark["autoencoders"][name] or {})
-
-
-def given_split_settings(benchmark: dict, given: dict) -> dict:
-    """params:benchmark with the given-split entries merged over it, key by key, and the
-    published rows of this dataset alone."""
-    overrides = {key: value for key, value in given.items() if key not in _GIVEN_SPLIT_OWN_KEYS}
-    published = (given.get("published") or {}).get(given["dataset"]["name"])
-    return {**merged(benchmark, overrides), "published": published}
-
-
-def _validation_k(benchmark: dict, training: dict) -> int:
-    return benchmark.get("validation_k") or training["validation_k"]
-
-
-def _model_settings(name: str, benchmark: dict, training: dict) -> dict:
+def _model_settings(name: str, benchmark: dict) -> dict:
     """A baseline's keyword arguments, or the autoencoder's training block."""
     if name in BASELINES:
         return dict(benchmark["baselines"].get(name) or {})
-    return autoencoder_training(name, benchmark, training)
+    return benchmark["autoencoders"][name]
 
 
 @contextmanager

@@ -21,15 +21,25 @@ from omegaconf import DictConfig, OmegaConf
 
 
 def merge(*blocks: Any) -> dict[str, Any]:
-    """``${merge:${a},${b},{key: value}}``: the blocks merged key by key, each one over
+    """``${merge:${a},${b},{key: ${c}}}``: the blocks merged key by key, each one over
     those before it."""
-    plain = [
-        OmegaConf.to_container(b, resolve=True) if OmegaConf.is_config(b) else b for b in blocks
-    ]
+    plain = [_resolved(block) for block in blocks]
     for block in plain:
         if not isinstance(block, Mapping):
             raise TypeError(f"merge takes mappings; got {block!r}")
     return OmegaConf.to_container(OmegaConf.merge(*plain))
+
+
+def _resolved(value: Any) -> Any:
+    """``value`` as plain containers, every interpolation in it resolved where it stands
+    (an inline ``{key: ${c}}`` holds ``c``'s node, whose own interpolations are unresolved)."""
+    if OmegaConf.is_config(value):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, Mapping):
+        return {key: _resolved(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolved(item) for item in value]
+    return value
 
 
 class EnvironmentMergingConfigLoader(OmegaConfigLoader):

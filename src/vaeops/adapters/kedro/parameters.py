@@ -186,9 +186,15 @@ class TuningParameters(Block):
 
 
 class TuningGivenSplitParameters(Block):
-    autoencoder: str  # a key of benchmark.autoencoders
-    training: overrides_of(TrainingParameters) | None
-    tuning: overrides_of(TuningParameters)
+    """The tuning pipeline's blocks under its namespace, derived in YAML from one of the
+    given-split benchmark's autoencoders and params:tuning."""
+
+    autoencoder: str  # a key of benchmark_given_split.autoencoders
+    training_overrides: overrides_of(TrainingParameters) | None
+    study_changes: overrides_of(NamedStudyParameters) | None
+    training: TrainingParameters
+    evaluation: EvaluationParameters
+    tuning: TuningParameters
 
 
 class NoKeywords(Block):
@@ -231,15 +237,15 @@ class BenchmarkParameters(Block):
     models: dict[str, bool]
     reference: str
     headline_metric: str
-    # The cut-off of the validation NDCG behind every choice; None: training.validation_k.
-    validation_k: PositiveInt | None = None
+    validation_k: PositiveInt  # the cut-off of the validation NDCG behind every choice
     table_metrics: dict[str, str]  # metric: column heading
     rope: NonNegativeFloat
     bootstrap_samples: PositiveInt
     bootstrap_seed: int
     evaluation: EvaluationParameters
     baselines: BaselinesParameters
-    autoencoders: dict[str, overrides_of(TrainingParameters) | None]
+    autoencoder_overrides: dict[str, overrides_of(TrainingParameters) | None]
+    autoencoders: dict[str, TrainingParameters]  # derived in YAML from the two above
     published: PublishedParameters | None = None
 
 
@@ -257,14 +263,18 @@ class CarvedValidationParameters(Block):
     seed: int
 
 
-class BenchmarkGivenSplitParameters(overrides_of(BenchmarkParameters)):
-    """Entries merged key by key over ``benchmark``; the data set with the split, the
-    validation carved from its train part, whether to refit, and published rows."""
+class BenchmarkGivenSplitParameters(Block):
+    """The data set with the split, the validation carved from its train part, whether
+    to refit, published rows by dataset name, and the changes to ``benchmark``; the
+    autoencoders' blocks and ``benchmark`` itself are derived from them in YAML."""
 
     dataset: GivenSplitDatasetParameters
     validation: CarvedValidationParameters
     refit: bool
     published: dict[str, PublishedParameters] | None = None  # by dataset name
+    changes: overrides_of(BenchmarkParameters)
+    autoencoders: dict[str, TrainingParameters]
+    benchmark: BenchmarkParameters
 
 
 class RetrainingParameters(Block):

@@ -137,7 +137,7 @@ def read_results(
             table = benchmark_table(load(name))
     if "augmentation_summary" in outputs:
         table = verdict_table(load("augmentation_summary"))
-    for name in ("study_summary", "given_split_study_summary"):
+    for name in ("tuning.study_summary", "tuning_given_split.study_summary"):
         if name in outputs:
             facts.append(("study", study_fact(load(name))))
     if "retraining_decision" in outputs:

@@ -21,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 benchmark_models,
-                ["benchmark_data", "params:benchmark", "params:training"],
+                ["benchmark_data", "params:benchmark"],
                 "benchmark_results",
                 name="train_and_evaluate_benchmark_models",
             ),

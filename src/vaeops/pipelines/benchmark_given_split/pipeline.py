@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.jobs.benchmark import benchmark_models, given_split_settings
+from vaeops.jobs.benchmark import benchmark_models
 from vaeops.recommenders.benchmark import benchmark_report, given_split_data
 
 from .nodes import split_as_given
@@ -31,20 +31,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="carve_validation_from_train",
             ),
             node(
-                given_split_settings,
-                ["params:benchmark", "params:benchmark_given_split"],
-                "given_split_benchmark_settings",
-                name="merge_given_split_settings",
-            ),
-            node(
                 benchmark_models,
-                ["given_split_benchmark_data", "given_split_benchmark_settings", "params:training"],
+                ["given_split_benchmark_data", "params:benchmark_given_split.benchmark"],
                 "given_split_results",
                 name="train_and_evaluate_on_given_split",
             ),
             node(
                 benchmark_report,
-                ["given_split_results", "given_split_benchmark_settings"],
+                ["given_split_results", "params:benchmark_given_split.benchmark"],
                 {
                     "report": "given_split_report",
                     "report_markdown": "given_split_report_markdown",

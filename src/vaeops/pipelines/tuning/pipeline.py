@@ -1,47 +1,53 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.jobs.tuning import compare_on_test, tune_hyperparameters
+from .nodes import compare_on_test, tune_hyperparameters
+
+MATRICES = (
+    "train_matrix",
+    "validation_fold_in",
+    "validation_target",
+    "test_fold_in",
+    "test_target",
+)
+SETTINGS = ("params:training", "params:tuning", "params:dataset", "params:evaluation")
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def study_and_comparison() -> Pipeline:
+    """The study on the train and validation users, then the comparison on the test users:
+    the template both tuning pipelines put under their namespace. It reads the five
+    matrices and params:training, tuning, dataset and evaluation."""
     return Pipeline(
         [
-            # The study sees the training and validation users only; it is the dataset's own.
+            # The study sees the training and validation users only.
             node(
                 tune_hyperparameters,
-                [
-                    "train_matrix",
-                    "validation_fold_in",
-                    "validation_target",
-                    "params:training",
-                    "params:tuning",
-                    "params:dataset",
-                ],
+                [*MATRICES[:3], "params:training", "params:tuning", "params:dataset"],
                 {
                     "summary": "study_summary",
                     "metrics": "study_metrics",
                     "best_params": "best_params",
-                    "optimization_history": "study_optimization_history",
-                    "param_importances": "study_param_importances",
-                    "contour": "study_contour",
+                    "optimization_history": "optimization_history_plot",
+                    "param_importances": "param_importances_plot",
+                    "contour": "contour_plot",
                 },
                 name="tune_hyperparameters",
             ),
             # The test users are used once, after the search, for both configurations.
             node(
                 compare_on_test,
-                [
-                    "train_matrix",
-                    "validation_fold_in",
-                    "validation_target",
-                    "test_fold_in",
-                    "test_target",
-                    "best_params",
-                    "params:training",
-                    "params:evaluation",
-                ],
-                {"metrics": "tuning_comparison_metrics", "report": "tuning_comparison_report"},
+                [*MATRICES, "best_params", "params:training", "params:evaluation"],
+                {"metrics": "comparison_metrics", "report": "comparison_report"},
                 name="compare_tuned_and_default_on_test",
             ),
         ]
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """The study of params:training on the Liang split; its outputs are ``tuning.*``."""
+    return Pipeline(
+        study_and_comparison(),
+        namespace="tuning",
+        inputs=set(MATRICES),
+        parameters=set(SETTINGS),
     )
