@@ -6,9 +6,9 @@ import re
 
 import pytest
 import yaml
-from kedro.config import OmegaConfigLoader
 
 from tests.conftest import REPO_ROOT
+from vaeops.adapters.kedro.config_loader import project_parameters
 from vaeops.adapters.kedro.parameters import ParameterError, Parameters, check_parameters
 from vaeops.errors import DataError
 
@@ -22,10 +22,7 @@ TRAINING_KEYS = (
 @pytest.fixture(scope="module")
 def shipped() -> dict:
     """The parameters as `kedro run` merges conf/base and conf/local."""
-    loader = OmegaConfigLoader(
-        conf_source=str(REPO_ROOT / "conf"), base_env="base", default_run_env="local"
-    )
-    return loader["parameters"]
+    return project_parameters(REPO_ROOT / "conf")
 
 
 def problems(params: dict) -> list[str]:
@@ -50,9 +47,10 @@ def changed(params: dict, path: str, value) -> dict:
 
 @pytest.mark.parametrize("path", PARAMETER_FILES, ids=lambda path: str(path.relative_to(REPO_ROOT)))
 def test_every_shipped_block_fits_its_schema(path):
-    blocks = yaml.safe_load(path.read_text())
-    for name, block in blocks.items():
-        Parameters.model_fields[name].annotation.model_validate(block)
+    """Each block of the file as its environment resolves it (derived blocks included)."""
+    resolved = project_parameters(REPO_ROOT / "conf", env=path.parent.name)
+    for name in yaml.safe_load(path.read_text()):
+        Parameters.model_fields[name].annotation.model_validate(resolved[name])
 
 
 def test_the_merged_configuration_has_exactly_the_blocks_of_the_schema(shipped):
@@ -114,16 +112,17 @@ def test_every_bad_key_is_reported_at_once(shipped):
 
 
 def test_overrides_merged_over_a_block_need_only_some_keys_but_only_its_keys(shipped):
-    check_parameters(changed(shipped, "benchmark.autoencoders.multvae", {"epochs": 3}))
-    params = changed(shipped, "benchmark.autoencoders.multdae.model.latent_dm", 64)
+    check_parameters(changed(shipped, "benchmark.autoencoder_overrides.multvae", {"epochs": 3}))
+    params = changed(shipped, "benchmark.autoencoder_overrides.multdae.model.latent_dm", 64)
     [line] = problems(params)
     assert line.startswith(
-        "benchmark.autoencoders.multdae.model.latent_dm: unknown key; valid keys of "
-        "benchmark.autoencoders.multdae.model: kind, hidden_dims, latent_dim, dropout"
+        "benchmark.autoencoder_overrides.multdae.model.latent_dm: unknown key; valid keys of "
+        "benchmark.autoencoder_overrides.multdae.model: kind, hidden_dims, latent_dim, dropout"
     )
-    params = changed(shipped, "benchmark.autoencoders.multvae.precision", "fp8")
+    params = changed(shipped, "benchmark.autoencoder_overrides.multvae.precision", "fp8")
     assert problems(params) == [
-        "benchmark.autoencoders.multvae.precision: expected 'auto', 'fp32' or 'bf16', got 'fp8'"
+        "benchmark.autoencoder_overrides.multvae.precision: "
+        "expected 'auto', 'fp32' or 'bf16', got 'fp8'"
     ]
     params = changed(shipped, "augmentation.regimes.full.mlp", {"epochs": -3})
     assert problems(params) == [

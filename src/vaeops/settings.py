@@ -2,10 +2,8 @@
 
 import warnings
 
-from omegaconf.resolvers import oc
-
 from vaeops.adapters.kedro.checkpoints import CheckpointHooks
-from vaeops.adapters.kedro.config_loader import EnvironmentMergingConfigLoader, merge
+from vaeops.adapters.kedro.config_loader import RESOLVERS, EnvironmentMergingConfigLoader
 from vaeops.adapters.kedro.hooks import (
     DataErrorHooks,
     MlflowRecordHooks,
@@ -38,9 +36,7 @@ CONFIG_LOADER_CLASS = EnvironmentMergingConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    # Lets mlflow.yml read MLFLOW_TRACKING_URI, so a server can be set per shell.
-    # merge: blocks derived from others in YAML, e.g. benchmark.autoencoders from training.
-    "custom_resolvers": {"oc.env": oc.env, "merge": merge},
+    "custom_resolvers": RESOLVERS,
 }
 
 # A deprecation raised inside kedro and kedro-mlflow on every run; users can do

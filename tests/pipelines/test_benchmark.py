@@ -28,7 +28,7 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
         training={"epochs": 4},
         benchmark={
             "baselines": {"mf": {"epochs": 2}, "ease": {"l2": [50.0, 500.0]}},
-            "autoencoders": {"recvae": {"epochs": 2}},  # 4 passes an epoch
+            "autoencoder_overrides": {"recvae": {"epochs": 2}},  # 4 passes an epoch
             "bootstrap_samples": 2000,
         },
     )

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from tests.conftest import REPO_ROOT
 from tests.given_splits import write_lightgcn_split
 from tests.markdown_tables import markdown_tables
-from vaeops.jobs.benchmark import given_split_settings
+from vaeops.adapters.kedro.config_loader import project_parameters
 
 MODELS = ["popularity", "ease", "itemknn", "multvae", "recvae"]
 AUTOENCODERS = ["multvae", "recvae"]
@@ -99,21 +100,24 @@ def test_any_lightgcn_folder_is_benchmarked_with_choices_made_on_carved_validati
     assert children["ease"].data.params["chosen.l2"] == str(choices["ease"]["chosen"]["l2"])
 
 
-def test_published_rows_are_those_of_the_dataset_run():
-    gowalla = {"source": "He et al. 2020", "models": {"lightgcn": {"ndcg_at_20": 0.1554}}}
-    given = {
-        "dataset": {"name": "gowalla", "path": None, "raw_dir": "data/01_raw"},
-        "validation": {"share": 0.2, "max_users": None, "seed": 0},
-        "refit": True,
-        "headline_metric": "ndcg_at_20",
-        "published": {"gowalla": gowalla},
+def test_the_benchmark_it_runs_is_derived_in_yaml_with_the_published_rows_of_its_dataset():
+    shipped = project_parameters(REPO_ROOT / "conf", env="base")
+    given = shipped["benchmark_given_split"]
+    assert given["benchmark"]["published"] == given["published"]["gowalla"]
+    assert given["benchmark"]["headline_metric"] == "ndcg_at_20"
+    assert given["benchmark"]["baselines"]["ease"]["l2"] == [25.0, 50.0, 100.0]
+    multvae = given["benchmark"]["autoencoders"]["multvae"]
+    # params:training, the split's cut-off, the benchmark's overrides, then the split's.
+    assert multvae == {
+        **shipped["training"],
+        "validation_k": 20,
+        "anneal_share": 0.05,
+        "patience": 10,
+        "anneal_cap": 1.0,
     }
-    benchmark = {"headline_metric": "ndcg_at_100", "reference": "multvae", "published": None}
-    settings = given_split_settings(benchmark, given)
-    assert settings == {
-        "headline_metric": "ndcg_at_20",
-        "reference": "multvae",
-        "published": gowalla,
-    }
-    other = {**given, "dataset": {**given["dataset"], "name": "lightgcn"}}
-    assert given_split_settings(benchmark, other)["published"] is None
+    other = project_parameters(
+        REPO_ROOT / "conf",
+        env="base",
+        runtime_params={"benchmark_given_split": {"dataset": {"name": "lightgcn"}}},
+    )
+    assert other["benchmark_given_split"]["benchmark"]["published"] is None

@@ -30,7 +30,7 @@ TINY = {
         },
     },
 }
-PLOTS = {"optimization_history.png", "param_importances.png", "contour_beta_latent_dim.png"}
+PLOTS = {"optimization_history.png", "param_importances.png", "contour.png"}
 # (users, seed) of each matrix the tuning pipeline reads, over 200 items.
 RANDOM_SPLIT = {
     "train_matrix": (300, 0),
@@ -62,7 +62,7 @@ def documented_files(prefix):
 def test_the_study_never_sees_the_test_users():
     tuning_node, comparison_node = create_pipeline().nodes
     assert not {"test_fold_in", "test_target"} & set(tuning_node.inputs)
-    assert {"test_fold_in", "test_target", "best_params"} <= set(comparison_node.inputs)
+    assert {"test_fold_in", "test_target", "tuning.best_params"} <= set(comparison_node.inputs)
 
 
 def test_a_search_space_that_does_not_fit_the_training_block_fails_before_any_trial(tmp_path):
@@ -181,18 +181,20 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
     assert {
         "tuning/best_params.yml",
         "tuning/study_summary.json",
-        "tuning/tuning_comparison.md",
+        "tuning/comparison.md",
     } <= artifacts
     assert plots == PLOTS
 
-    best_params = yaml.safe_load((kedro_project / "data/06_models/best_params.yml").read_text())
+    best_params = yaml.safe_load(
+        (kedro_project / "data/06_models/tuning/best_params.yml").read_text()
+    )
     assert best_params == {"training": study.best_trial.user_attrs["training"]}
     assert best_params["training"]["anneal_cap"] == study.best_params["anneal_cap"]
     assert best_params["training"]["model"]["hidden_dims"] == [
         study.best_params["model.hidden_dims"]
     ]
     assert best_params["training"]["epochs"] == 2
-    report = (kedro_project / "data/08_reporting/tuning_comparison.md").read_text()
+    report = (kedro_project / "data/08_reporting/tuning/comparison.md").read_text()
     tuned_test, default_test = (
         metrics["tuned/test/ndcg_at_100"],
         metrics["default/test/ndcg_at_100"],
@@ -236,13 +238,15 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
         for run in resumed.values()
     )
     assert second.data.metrics["study/n_trials"] == 5 and second.data.metrics["study/n_fail"] == 2
-    summary = json.loads((kedro_project / "data/07_model_output/study_summary.json").read_text())
+    summary = json.loads(
+        (kedro_project / "data/07_model_output/tuning/study_summary.json").read_text()
+    )
     assert summary["this_run"]["trials"] == [3, 4]
 
     # docs/tuning.md: the best-params file is a parameters file for a Kedro environment.
     (kedro_project / "conf/tuned").mkdir()
     shutil.copy(
-        kedro_project / "data/06_models/best_params.yml",
+        kedro_project / "data/06_models/tuning/best_params.yml",
         kedro_project / "conf/tuned/parameters_training.yml",
     )
     run(["training"], env="tuned")
@@ -301,6 +305,6 @@ def test_a_recvae_study_runs_in_the_environment_the_docs_describe(kedro_project)
         "model.hidden_dims": 32,
         "model.dropout": 0.5,
     }
-    best = yaml.safe_load((kedro_project / "data/06_models/best_params.yml").read_text())
+    best = yaml.safe_load((kedro_project / "data/06_models/tuning/best_params.yml").read_text())
     assert best["training"]["model"]["kind"] == "recvae"
     assert best["training"]["model"]["gamma"] == study.best_params["model.gamma"]

@@ -5,9 +5,11 @@ import optuna
 import pytest
 import yaml
 
+from tests.conftest import REPO_ROOT
 from tests.given_splits import write_lightgcn_split
+from vaeops.adapters.kedro.config_loader import RESOLVERS, EnvironmentMergingConfigLoader
+from vaeops.adapters.kedro.parameters import ParameterError, load_parameters
 from vaeops.pipelines.tuning_given_split import create_pipeline
-from vaeops.pipelines.tuning_given_split.nodes import given_split_tuning_settings
 
 TINY_SPACE = {
     "anneal_cap": {"type": "float", "low": 0.5, "high": 3.0},
@@ -15,22 +17,31 @@ TINY_SPACE = {
 }
 
 
-def test_the_study_never_sees_the_test_part():
+def test_it_is_the_tuning_pipeline_under_a_namespace_and_the_study_never_sees_the_test_part():
     nodes = {node.name: node for node in create_pipeline().nodes}
-    test_part = {"given_split_tuning_test_fold_in", "given_split_tuning_test_target"}
-    assert not test_part & set(nodes["tune_on_carved_validation"].inputs)
-    comparison = nodes["compare_tuned_and_default_on_given_test"]
-    assert test_part | {"given_split_best_params"} <= set(comparison.inputs)
+    test_part = {"tuning_given_split.test_fold_in", "tuning_given_split.test_target"}
+    assert not test_part & set(nodes["tuning_given_split.tune_hyperparameters"].inputs)
+    comparison = nodes["tuning_given_split.compare_tuned_and_default_on_test"]
+    assert test_part | {"tuning_given_split.best_params"} <= set(comparison.inputs)
+    assert {"params:tuning_given_split.training", "params:tuning_given_split.tuning"} <= set(
+        nodes["tuning_given_split.tune_hyperparameters"].inputs
+    )
 
 
-def test_a_name_that_is_no_benchmark_autoencoder_fails_with_the_valid_names():
-    given = {"dataset": {"name": "gowalla"}, "autoencoders": {}}
-    benchmark = {"autoencoders": {"multvae": {}, "recvae": {}}, "evaluation": {}}
-    own = {"autoencoder": "multvea", "training": None, "tuning": {}}
-    with pytest.raises(
-        ValueError, match="'multvea'.*one of benchmark.autoencoders: multvae, recvae"
-    ):
-        given_split_tuning_settings(benchmark, given, {"validation_k": 100}, {}, own)
+def test_a_name_that_is_no_benchmark_autoencoder_fails_naming_the_missing_block():
+    loader = EnvironmentMergingConfigLoader(
+        conf_source=str(REPO_ROOT / "conf"),
+        base_env="base",
+        default_run_env="base",
+        custom_resolvers=RESOLVERS,
+        runtime_params={"tuning_given_split": {"autoencoder": "multvea"}},
+    )
+    with pytest.raises(ParameterError) as raised:
+        load_parameters(loader)
+    assert raised.value.message.splitlines()[1] == (
+        "  tuning_given_split.training: "
+        "Interpolation key 'benchmark_given_split.autoencoders.multvea' not found"
+    )
 
 
 @pytest.mark.e2e
@@ -44,12 +55,12 @@ def test_the_study_tunes_the_benchmarks_block_on_carved_validation_then_scores_t
         benchmark_given_split={"dataset": {"name": "lightgcn", "path": str(folder)}},
         training={"epochs": 3, "batch_size": 20, "model": {"hidden_dims": [16], "latent_dim": 8}},
         tuning_given_split={
+            "study_changes": {"name": "tiny-given"},
             "tuning": {
-                "study": {"name": "tiny-given"},
                 "n_trials": 2,
                 "search_space": TINY_SPACE,
                 "contour_params": ["anneal_cap", "model.latent_dim"],
-            }
+            },
         },
     )
 
@@ -72,12 +83,12 @@ def test_the_study_tunes_the_benchmarks_block_on_carved_validation_then_scores_t
     assert {"default/val/ndcg_at_20", "tuned/test/ndcg_at_20"} <= set(metrics)
     assert "tuned/test/uncapped_recall_at_20" in metrics
     best = yaml.safe_load(
-        (kedro_project / "data/06_models/given_split_best_params.yml").read_text()
+        (kedro_project / "data/06_models/tuning_given_split/best_params.yml").read_text()
     )
     assert best == {"training": study.best_trial.user_attrs["training"]}
-    assert (kedro_project / "data/08_reporting/given_split_tuning_comparison.md").exists()
+    assert (kedro_project / "data/08_reporting/tuning_given_split/comparison.md").exists()
     artifacts = {
         item.path for item in client.list_artifacts(parent.info.run_id, "tuning_given_split")
     }
-    assert "tuning_given_split/given_split_best_params.yml" in artifacts
+    assert "tuning_given_split/best_params.yml" in artifacts
     assert mlflow.get_run(parent.info.run_id).info.status == "FINISHED"

@@ -18,6 +18,7 @@ from typing import Any
 
 from kedro.config import OmegaConfigLoader
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.resolvers import oc
 
 
 def merge(*blocks: Any) -> dict[str, Any]:
@@ -42,6 +43,11 @@ def _resolved(value: Any) -> Any:
     return value
 
 
+# oc.env lets mlflow.yml read MLFLOW_TRACKING_URI, so a server can be set per shell;
+# merge derives blocks from others, e.g. benchmark.autoencoders from training.
+RESOLVERS = {"oc.env": oc.env, "merge": merge}
+
+
 class EnvironmentMergingConfigLoader(OmegaConfigLoader):
     """Kedro's OmegaConfigLoader, with parameters merged across environments before
     they are resolved (see the module's docstring)."""
@@ -60,3 +66,18 @@ class EnvironmentMergingConfigLoader(OmegaConfigLoader):
         return super()._resolve_from_raw_config(
             key, base_configs, env_configs, base_path, env_path, processed_files
         )
+
+
+def project_parameters(
+    conf_source: str | Path = "conf", env: str = "local", runtime_params: dict | None = None
+) -> dict[str, Any]:
+    """The parameters a ``kedro run --env <env> --params ...`` in this project resolves,
+    for tools and tests that read them outside a Kedro session."""
+    loader = EnvironmentMergingConfigLoader(
+        conf_source=str(conf_source),
+        base_env="base",
+        default_run_env=env,
+        custom_resolvers=RESOLVERS,
+        runtime_params=runtime_params,
+    )
+    return loader["parameters"]

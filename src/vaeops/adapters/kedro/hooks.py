@@ -13,7 +13,7 @@ from kedro.framework.project import pipelines
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Node, Pipeline
 
-from vaeops.adapters.kedro.parameters import check_parameters, typed_inputs
+from vaeops.adapters.kedro.parameters import check_parameters, load_parameters, typed_inputs
 from vaeops.adapters.kedro.run_summary import (
     RunSummary,
     catalog_filepaths,
@@ -44,7 +44,7 @@ class ParameterCheckHooks:
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
-        check_parameters(context.config_loader["parameters"])
+        check_parameters(load_parameters(context.config_loader))
 
 
 class TypedParametersHooks:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import click
+from omegaconf.errors import OmegaConfBaseException
 from pydantic import (
     Field,
     NonNegativeFloat,
@@ -453,6 +454,20 @@ class Parameters(Block):
     retraining: RetrainingParameters
     registry: RegistryParameters
     augmentation: AugmentationParameters
+
+
+def load_parameters(config_loader: Mapping[str, Any]) -> dict[str, Any]:
+    """The merged parameters; a derived block that names a missing key (say
+    ``tuning_given_split.autoencoder: multvea``) fails as a ParameterError naming both."""
+    try:
+        return config_loader["parameters"]
+    except OmegaConfBaseException as error:
+        reason = str(error).splitlines()[0]
+        where = getattr(error, "full_key", None)
+        raise ParameterError(
+            f"Invalid parameters (conf/<env>/parameters*.yml or --params); nothing ran:\n"
+            f"  {where or 'a derived block'}: {reason}"
+        ) from None
 
 
 def check_parameters(params: Mapping[str, Any]) -> None:
