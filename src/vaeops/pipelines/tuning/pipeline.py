@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.jobs.tuning import compare_on_test, tune_hyperparameters
+from .nodes import compare_on_test, tune_hyperparameters
 
 
 def create_pipeline(**kwargs) -> Pipeline:
