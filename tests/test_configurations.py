@@ -8,7 +8,6 @@ from tests.test_latent import random_clicks
 from vaeops.recommenders.configurations import (
     TRAINED_BLOCK,
     best_parameters_file,
-    check_searched_settings_apply,
     compare_on_test,
     comparison_metrics,
     comparison_report,
@@ -62,24 +61,6 @@ def test_the_data_signature_counts_users_items_and_interactions():
         "validation_users": 8,
         "validation_interactions": 40,
     }
-
-
-def test_searching_a_setting_the_model_ignores_fails_and_says_why():
-    annealed = ["anneal_cap", "anneal_share", "model.latent_dim"]
-    check_searched_settings_apply(TRAINING, annealed)
-    recvae = {**TRAINING, "model": {**TRAINING["model"], "kind": "recvae", "gamma": 0.005}}
-    check_searched_settings_apply(recvae, ["model.gamma", "learning_rate"])
-    with pytest.raises(ValueError, match=r"\['anneal_cap', 'anneal_share'\].*recvae has no"):
-        check_searched_settings_apply(recvae, annealed)
-    multdae = {**TRAINING, "model": {**TRAINING["model"], "kind": "multdae"}}
-    with pytest.raises(ValueError, match=r"\['anneal_cap'\].*multdae has no"):
-        check_searched_settings_apply(multdae, ["anneal_cap"])
-    paper_schedule = {**TRAINING, "total_anneal_steps": 200000}
-    with pytest.raises(ValueError, match=r"\['anneal_share'\].*total_anneal_steps sets"):
-        check_searched_settings_apply(paper_schedule, annealed)
-    with pytest.raises(ValueError, match=r"\['anneal_share'\]"):
-        check_searched_settings_apply(TRAINING, ["anneal_share", "total_anneal_steps"])
-    check_searched_settings_apply(paper_schedule, ["anneal_cap", "total_anneal_steps"])
 
 
 def test_current_values_read_dotted_names_and_a_shared_layer_width():

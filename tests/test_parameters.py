@@ -174,8 +174,9 @@ def test_the_shipped_recvae_environment_is_the_one_docs_tuning_shows():
 
 
 def test_a_node_receives_the_settings_model_its_signature_names(shipped):
-    """typed_inputs validates only the ``params:`` inputs bound to a parameter annotated
-    with a settings block; other inputs and unannotated parameters keep Kedro's value."""
+    """typed_inputs validates only the inputs bound to a parameter annotated with a settings
+    block (``params:`` or derived by a node); other inputs and unannotated parameters keep
+    Kedro's value."""
     from vaeops.adapters.kedro.parameters import typed_inputs
     from vaeops.schema import Block
 
@@ -183,17 +184,60 @@ def test_a_node_receives_the_settings_model_its_signature_names(shipped):
         epochs: int
         batch_size: int
 
-    def node_function(matrix, training: Training, raw: dict) -> None: ...
+    def node_function(matrix, training: Training, raw: dict, derived: Training) -> None: ...
 
     inputs = {
         "train_matrix": object(),
         "params:training": {"epochs": 3, "batch_size": 10},
         "params:raw": {"epochs": 3},
+        "merged_training": {"epochs": 5, "batch_size": 10},
     }
     typed = typed_inputs(node_function, list(inputs), inputs)
-    assert list(typed) == ["params:training"]
+    assert list(typed) == ["params:training", "merged_training"]
     assert typed["params:training"] == Training(epochs=3, batch_size=10)
+    assert typed["merged_training"] == Training(epochs=5, batch_size=10)
 
     inputs["params:training"] = {"epochs": "3", "batch_size": 10}
     with pytest.raises(ParameterError, match=r"Invalid training:\n  epochs: expected"):
         typed_inputs(node_function, list(inputs), inputs)
+
+
+def test_contour_params_must_be_searched(shipped):
+    params = changed(shipped, "tuning.contour_params", ["anneal_cap", "model.gamma"])
+    assert problems(params) == [
+        "tuning: tuning.contour_params ['anneal_cap', 'model.gamma'] must name two entries of "
+        "tuning.search_space: ['anneal_cap', 'anneal_share', 'learning_rate', "
+        "'model.dropout', 'model.hidden_dims', 'model.latent_dim']."
+    ]
+
+
+def test_searching_a_setting_the_model_ignores_fails_and_says_why(shipped):
+    annealed = {"type": "float", "low": 0.0, "high": 1.0}
+    recvae = changed(shipped, "training.model.kind", "recvae")
+    assert problems(recvae) == [
+        "tuning.search_space varies ['anneal_cap', 'anneal_share'], settings that change "
+        "nothing here: a recvae has no annealed KL weight (docs/tuning.md has a RecVAE "
+        "search space)."
+    ]
+    recvae_space = {"model": {"gamma": annealed}, "learning_rate": annealed}
+    recvae = changed(recvae, "tuning.search_space", recvae_space)
+    check_parameters(changed(recvae, "tuning.contour_params", ["model.gamma", "learning_rate"]))
+    multdae = changed(shipped, "training.model.kind", "multdae")
+    assert re.match(
+        r"tuning.search_space varies \['anneal_cap', 'anneal_share'\].*multdae has no",
+        problems(multdae)[0],
+    )
+    paper_schedule = changed(shipped, "training.total_anneal_steps", 200000)
+    assert re.match(
+        r"tuning.search_space varies \['anneal_share'\].*total_anneal_steps sets",
+        problems(paper_schedule)[0],
+    )
+    both = changed(
+        shipped,
+        "tuning.search_space.total_anneal_steps",
+        {"type": "int", "low": 1000, "high": 200000},
+    )
+    assert re.match(r"tuning.search_space varies \['anneal_share'\]", problems(both)[0])
+    without_share = copy.deepcopy(paper_schedule)
+    del without_share["tuning"]["search_space"]["anneal_share"]
+    check_parameters(without_share)

@@ -14,14 +14,23 @@ import optuna
 import pytest
 import scipy.sparse as sp
 from optuna.trial import TrialState
+from pydantic import ValidationError
 
-from vaeops.adapters.optuna import studies
+from vaeops.adapters.optuna import search, storage, trials
+from vaeops.adapters.optuna.summary import summarize, summarize_run
 from vaeops.errors import DataError
 from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import TrainingConfig, TrainingDiverged, train_autoencoder
+from vaeops.reports.studies import study_figures
+from vaeops.schema import NamedStudyParameters, PrunerParameters, SamplerParameters
 
 TPE = {"name": "TPESampler", "seed": 7}
 NO_PRUNING = {"name": "NopPruner"}
+
+
+def study_settings(**fields) -> NamedStudyParameters:
+    """A study's settings as the YAML gives them, maximizing unless ``fields`` says not."""
+    return NamedStudyParameters.model_validate({"direction": "maximize", **fields})
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +82,8 @@ def train_tiny(learning_rate: float) -> float:
 def test_each_trial_is_a_nested_run_and_failures_are_recorded_while_the_study_goes_on(
     parent_run, tmp_path
 ):
-    study = studies.open_study(
-        studies.StudySettings(
+    study = storage.open_study(
+        study_settings(
             name="nan",
             storage=f"sqlite:///{tmp_path / 'optuna.db'}",
             sampler=TPE,
@@ -90,7 +99,7 @@ def test_each_trial_is_a_nested_run_and_failures_are_recorded_while_the_study_go
             return float("nan")
         return x
 
-    ran = studies.run_trials(
+    ran = trials.run_trials(
         study, objective, n_trials=4, value_name="score", catch=(TrainingDiverged,)
     )
 
@@ -100,14 +109,14 @@ def test_each_trial_is_a_nested_run_and_failures_are_recorded_while_the_study_go
         TrialState.FAIL,
         TrialState.COMPLETE,
     ]
-    assert "TrainingDiverged: Training loss became nan" in ran[1].user_attrs[studies.FAIL_REASON]
-    assert ran[2].user_attrs[studies.FAIL_REASON] == "the objective returned nan"
+    assert "TrainingDiverged: Training loss became nan" in ran[1].user_attrs[trials.FAIL_REASON]
+    assert ran[2].user_attrs[trials.FAIL_REASON] == "the objective returned nan"
 
     children = child_runs(parent_run)
     assert sorted(children) == [0, 1, 2, 3]
     for trial in ran:
         child = children[trial.number]
-        assert child.info.run_id == trial.user_attrs[studies.MLFLOW_RUN_ID]
+        assert child.info.run_id == trial.user_attrs[trials.MLFLOW_RUN_ID]
         assert child.info.run_name == f"trial-{trial.number}"
         assert child.data.tags["optuna.state"] == trial.state.name
         assert float(child.data.params["x"]) == pytest.approx(trial.params["x"])
@@ -119,8 +128,8 @@ def test_each_trial_is_a_nested_run_and_failures_are_recorded_while_the_study_go
 
 
 def test_a_clearly_worse_trial_is_pruned_at_its_first_reported_epoch(parent_run):
-    study = studies.open_study(
-        studies.StudySettings(
+    study = storage.open_study(
+        study_settings(
             name="pruning",
             storage=None,
             sampler=TPE,
@@ -130,12 +139,12 @@ def test_a_clearly_worse_trial_is_pruned_at_its_first_reported_epoch(parent_run)
     curves = {0: 0.5, 1: 0.6, 2: 0.01, 3: 0.7}
 
     def objective(trial):
-        report = studies.PruneOnEpochMetric(trial, "val_ndcg_at_100")
+        report = trials.PruneOnEpochMetric(trial, "val_ndcg_at_100")
         for epoch in range(1, 6):
             report({"epoch": epoch, "val_ndcg_at_100": curves[trial.number]})
         return curves[trial.number]
 
-    ran = studies.run_trials(study, objective, n_trials=4)
+    ran = trials.run_trials(study, objective, n_trials=4)
 
     assert [trial.state for trial in ran] == [
         TrialState.COMPLETE,
@@ -148,13 +157,13 @@ def test_a_clearly_worse_trial_is_pruned_at_its_first_reported_epoch(parent_run)
     assert pruned.info.status == "KILLED"
     assert pruned.data.tags["optuna.state"] == "PRUNED"
     assert "pruned at epoch 1" in pruned.data.tags["optuna.prune_reason"]
-    summary = studies.summarize(study)
+    summary = summarize(study)
     assert summary["n_trials_by_state"]["pruned"] == 1
     assert summary["best_trial"] == 3 and summary["best_value"] == 0.7
 
 
 def test_opening_a_study_again_resumes_it_with_new_points(parent_run, tmp_path):
-    settings = studies.StudySettings(
+    settings = study_settings(
         name="resume",
         storage=f"sqlite:///{tmp_path / 'nested' / 'optuna.db'}",
         sampler=TPE,
@@ -164,8 +173,8 @@ def test_opening_a_study_again_resumes_it_with_new_points(parent_run, tmp_path):
     def objective(trial):
         return trial.suggest_float("x", 0.0, 1.0)
 
-    first = studies.run_trials(studies.open_study(settings), objective, n_trials=3)
-    second = studies.run_trials(studies.open_study(settings), objective, n_trials=2)
+    first = trials.run_trials(storage.open_study(settings), objective, n_trials=3)
+    second = trials.run_trials(storage.open_study(settings), objective, n_trials=2)
 
     study = optuna.load_study(study_name="resume", storage=settings.storage)
     assert [trial.number for trial in study.trials] == [0, 1, 2, 3, 4]
@@ -180,7 +189,9 @@ def test_opening_a_study_again_resumes_it_with_new_points(parent_run, tmp_path):
 
 def test_sampler_seeds_differ_between_workers_and_resumes_but_repeat_for_the_same_state():
     def first_draw(seed, n_existing_trials):
-        sampler = studies.build_sampler({"name": "RandomSampler", "seed": seed}, n_existing_trials)
+        sampler = search.build_sampler(
+            SamplerParameters(name="RandomSampler", seed=seed), n_existing_trials
+        )
         study = optuna.create_study(sampler=sampler)
         return study.ask().suggest_float("x", 0.0, 1.0)
 
@@ -190,28 +201,30 @@ def test_sampler_seeds_differ_between_workers_and_resumes_but_repeat_for_the_sam
 
 
 def test_two_workers_share_one_sqlite_study_without_losing_a_trial(tracking_uri, tmp_path):
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    storage_url = f"sqlite:///{tmp_path / 'shared.db'}"
     # Each worker waits for the other after its imports, so both create the new
     # storage and run their trials at the same time.
     worker = textwrap.dedent(
         f"""
         import os, sys, time
         from pathlib import Path
-        from vaeops.adapters.optuna import studies
+        from vaeops.adapters.optuna import storage, trials
+        from vaeops.schema import NamedStudyParameters
 
         Path({str(tmp_path)!r}, "ready-" + sys.argv[1]).touch()
         while len(list(Path({str(tmp_path)!r}).glob("ready-*"))) < 2:
             time.sleep(0.01)
-        settings = studies.StudySettings(name="parallel", storage={storage!r},
-                                         sampler={{"name": "RandomSampler", "seed": None}},
-                                         pruner={{"name": "NopPruner"}})
+        settings = NamedStudyParameters.model_validate(
+            {{"name": "parallel", "storage": {storage_url!r}, "direction": "maximize",
+              "sampler": {{"name": "RandomSampler", "seed": None}},
+              "pruner": {{"name": "NopPruner"}}}})
 
         def objective(trial):
             trial.set_user_attr("worker", sys.argv[1])
             time.sleep(0.05)
             return trial.suggest_float("x", 0.0, 1.0)
 
-        studies.run_trials(studies.open_study(settings), objective, n_trials=10)
+        trials.run_trials(storage.open_study(settings), objective, n_trials=10)
         """
     )
     env = {name: value for name, value in os.environ.items() if name != "MLFLOW_EXPERIMENT_ID"}
@@ -226,14 +239,13 @@ def test_two_workers_share_one_sqlite_study_without_losing_a_trial(tracking_uri,
     errors = [process.communicate(timeout=240)[1] for process in workers]
     assert [process.returncode for process in workers] == [0, 0], errors
 
-    study = optuna.load_study(study_name="parallel", storage=storage)
+    study = optuna.load_study(study_name="parallel", storage=storage_url)
     assert sorted(trial.number for trial in study.trials) == list(range(20))
     assert all(trial.state == TrialState.COMPLETE for trial in study.trials)
     spans = {
-        worker: (min(t.datetime_start for t in trials), max(t.datetime_complete for t in trials))
+        worker: (min(t.datetime_start for t in ran), max(t.datetime_complete for t in ran))
         for worker in ("a", "b")
-        if (trials := [t for t in study.trials if t.user_attrs["worker"] == worker])
-        and len(trials) == 10
+        if (ran := [t for t in study.trials if t.user_attrs["worker"] == worker]) and len(ran) == 10
     }
     assert len(spans) == 2, "each worker must have added its 10 trials"
     assert spans["a"][0] < spans["b"][1] and spans["b"][0] < spans["a"][1], (
@@ -248,7 +260,7 @@ def test_study_figures_draw_history_importances_and_the_chosen_contour():
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
     study.optimize(lambda t: t.suggest_float("beta", 0, 1) - t.suggest_int("latent", 1, 9) / 10, 6)
 
-    figures = studies.study_figures(study, ["beta", "latent"], target_name="score")
+    figures = study_figures(study, ["beta", "latent"], target_name="score")
 
     assert list(figures) == ["optimization_history", "param_importances", "contour"]
     contour_axes = figures["contour"].axes[0]
@@ -257,7 +269,7 @@ def test_study_figures_draw_history_importances_and_the_chosen_contour():
 
 
 def test_search_space_entries_map_to_suggestions_and_bad_entries_say_how_to_fix_them():
-    space = studies.flatten_search_space(
+    space = search.flatten_search_space(
         {
             "anneal_cap": {"type": "float", "low": 0.0, "high": 1.0},
             "model": {
@@ -268,46 +280,48 @@ def test_search_space_entries_map_to_suggestions_and_bad_entries_say_how_to_fix_
     )
     assert list(space) == ["anneal_cap", "model.latent_dim", "model.kind"]
     trial = optuna.create_study().ask()
-    values = studies.suggest(trial, space)
+    values = search.suggest(trial, space)
     assert 0.0 <= values["anneal_cap"] <= 1.0
     assert values["model.latent_dim"] in range(50, 401, 25)
     assert values["model.kind"] in {"multvae", "multdae"}
-    assert studies.contains(space["model.latent_dim"], 200) and not studies.contains(
+    assert search.contains(space["model.latent_dim"], 200) and not search.contains(
         space["anneal_cap"], 1.5
     )
 
     with pytest.raises(ValueError, match="use float, int or categorical"):
-        studies.suggest(trial, {"dropout": {"type": "uniform", "low": 0, "high": 1}})
+        search.suggest(trial, {"dropout": {"type": "uniform", "low": 0, "high": 1}})
     with pytest.raises(ValueError, match="give a distribution"):
-        studies.flatten_search_space({"dropout": 0.5})
+        search.flatten_search_space({"dropout": 0.5})
     with pytest.raises(ValueError, match="choose one of .*TPESampler"):
-        studies.build_sampler({"name": "TPE"})
+        search.build_sampler(SamplerParameters(name="TPE"), 0)
     with pytest.raises(ValueError, match="choose one of .*MedianPruner"):
-        studies.build_pruner({"name": "Median"})
-    with pytest.raises(ValueError, match="the study block takes"):
-        studies.StudySettings.from_params({"name": "s", "storage": None, "sampler_seed": 1})
+        search.build_pruner(PrunerParameters(name="Median"))
+    with pytest.raises(ValidationError, match="unknown keys"):
+        NamedStudyParameters.model_validate(
+            {"name": "s", "storage": None, "direction": "maximize", "sampler_seed": 1}
+        )
 
 
 def test_the_configuration_in_use_is_enqueued_until_evaluated_and_only_inside_the_space(caplog):
-    space = studies.flatten_search_space({"anneal_cap": {"type": "float", "low": 0.0, "high": 1.0}})
+    space = search.flatten_search_space({"anneal_cap": {"type": "float", "low": 0.0, "high": 1.0}})
     study = optuna.create_study()
-    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
-    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    search.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    search.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
     [waiting] = study.trials
     assert waiting.state == TrialState.WAITING
     assert waiting.user_attrs == {"enqueued": "defaults"}
     interrupted = study.ask()
     assert interrupted.suggest_float("anneal_cap", 0.0, 1.0) == 0.2
-    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    search.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
     assert len(study.trials) == 1, "a running trial with the values counts"
 
     # Its worker was interrupted: the values were never evaluated, so they are queued again.
     study.tell(interrupted, state=TrialState.FAIL)
-    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    search.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
     assert [trial.state for trial in study.trials] == [TrialState.FAIL, TrialState.WAITING]
     study.optimize(lambda trial: trial.suggest_float("anneal_cap", 0.0, 1.0), n_trials=1)
-    studies.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
-    studies.enqueue_if_in_space(study, {"anneal_cap": 0.3}, space, source="new defaults")
+    search.enqueue_if_in_space(study, {"anneal_cap": 0.2}, space, source="defaults")
+    search.enqueue_if_in_space(study, {"anneal_cap": 0.3}, space, source="new defaults")
     assert [(trial.state, trial.params) for trial in study.trials] == [
         (TrialState.FAIL, {"anneal_cap": 0.2}),
         (TrialState.COMPLETE, {"anneal_cap": 0.2}),
@@ -316,17 +330,10 @@ def test_the_configuration_in_use_is_enqueued_until_evaluated_and_only_inside_th
     assert study.trials[2].user_attrs == {"enqueued": "new defaults"}
 
     outside = optuna.create_study()
-    with caplog.at_level("INFO", logger=studies.__name__):
-        studies.enqueue_if_in_space(outside, {"anneal_cap": 1.5}, space, source="defaults")
+    with caplog.at_level("INFO", logger=search.__name__):
+        search.enqueue_if_in_space(outside, {"anneal_cap": 1.5}, space, source="defaults")
     assert outside.trials == []
     assert "defaults {'anneal_cap': 1.5} lie outside the search space" in caplog.text
-
-
-def test_contour_params_must_be_searched():
-    space = {"anneal_cap": {}, "model.latent_dim": {}}
-    studies.check_contour_params(["anneal_cap", "model.latent_dim"], space)
-    with pytest.raises(ValueError, match="must name two entries of .*'anneal_cap'"):
-        studies.check_contour_params(["anneal_cap", "model.dropout"], space)
 
 
 def test_run_summary_counts_only_the_trials_this_run_added():
@@ -339,7 +346,7 @@ def test_run_summary_counts_only_the_trials_this_run_added():
         return 0.1 * trial.number
 
     study.optimize(objective, n_trials=3)
-    summary = studies.summarize_run(study, study.trials[1:], seconds=2.5)
+    summary = summarize_run(study, study.trials[1:], seconds=2.5)
     assert summary["n_trials"] == 4 and summary["best_trial"] == 0
     assert summary["this_run"] == {
         "trials": [1, 2, 3],
@@ -349,11 +356,11 @@ def test_run_summary_counts_only_the_trials_this_run_added():
 
 
 def test_the_objective_is_named_and_child_runs_log_the_parameters_as_mapped(parent_run):
-    study = studies.open_study(
-        studies.StudySettings(name="named", storage=None, sampler=TPE, pruner=NO_PRUNING)
+    study = storage.open_study(
+        study_settings(name="named", storage=None, sampler=TPE, pruner=NO_PRUNING)
     )
 
-    studies.run_trials(
+    trials.run_trials(
         study,
         lambda trial: trial.suggest_float("x", 0.0, 1.0),
         n_trials=1,
@@ -369,18 +376,20 @@ def test_the_objective_is_named_and_child_runs_log_the_parameters_as_mapped(pare
 def test_a_trial_whose_worker_died_is_failed_retried_and_its_runs_end_killed(
     parent_run, tracking_uri, tmp_path
 ):
-    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    storage_url = f"sqlite:///{tmp_path / 'optuna.db'}"
     heartbeat = {"heartbeat_interval": 1, "grace_period": 1}
     # A worker that dies mid-trial, after a heartbeat, with its trial and MLflow runs open.
     worker = textwrap.dedent(
         f"""
         import os, time
         import mlflow
-        from vaeops.adapters.optuna import studies
+        from vaeops.adapters.optuna import storage, trials
+        from vaeops.schema import NamedStudyParameters
 
-        settings = studies.StudySettings(name="stale", storage={storage!r},
-                                         sampler={{"name": "RandomSampler", "seed": 0}},
-                                         pruner={{"name": "NopPruner"}}, **{heartbeat!r})
+        settings = NamedStudyParameters.model_validate(
+            {{"name": "stale", "storage": {storage_url!r}, "direction": "maximize",
+              "sampler": {{"name": "RandomSampler", "seed": 0}},
+              "pruner": {{"name": "NopPruner"}}, **{heartbeat!r}}})
 
         def objective(trial):
             trial.suggest_float("x", 0.0, 1.0)
@@ -388,7 +397,7 @@ def test_a_trial_whose_worker_died_is_failed_retried_and_its_runs_end_killed(
             os._exit(9)
 
         with mlflow.start_run(experiment_id={parent_run.info.experiment_id!r}):
-            studies.run_trials(studies.open_study(settings), objective, n_trials=1)
+            trials.run_trials(storage.open_study(settings), objective, n_trials=1)
         """
     )
     env = {name: value for name, value in os.environ.items() if name != "MLFLOW_EXPERIMENT_ID"}
@@ -399,31 +408,31 @@ def test_a_trial_whose_worker_died_is_failed_retried_and_its_runs_end_killed(
     assert died.returncode == 9, died.stderr
     time.sleep(2)  # past the grace period
 
-    settings = studies.StudySettings(
-        name="stale", storage=storage, sampler=TPE, pruner=NO_PRUNING, **heartbeat
+    settings = study_settings(
+        name="stale", storage=storage_url, sampler=TPE, pruner=NO_PRUNING, **heartbeat
     )
-    study = studies.open_study(settings)
+    study = storage.open_study(settings)
     stale, retry = study.trials
     assert stale.state == TrialState.FAIL and retry.state == TrialState.WAITING
     assert retry.params == stale.params
     client = mlflow.MlflowClient()
-    dead_child = client.get_run(stale.user_attrs[studies.MLFLOW_RUN_ID])
+    dead_child = client.get_run(stale.user_attrs[trials.MLFLOW_RUN_ID])
     dead_parent = client.get_run(dead_child.data.tags["mlflow.parentRunId"])
     assert (dead_child.info.status, dead_parent.info.status) == ("KILLED", "KILLED")
     assert dead_child.data.tags["optuna.state"] == "FAIL"
 
-    studies.run_trials(study, lambda trial: trial.suggest_float("x", 0.0, 1.0), n_trials=1)
+    trials.run_trials(study, lambda trial: trial.suggest_float("x", 0.0, 1.0), n_trials=1)
     retried = study.trials[1]
     assert retried.state == TrialState.COMPLETE and retried.value == stale.params["x"]
-    retry_run = client.get_run(retried.user_attrs[studies.MLFLOW_RUN_ID])
+    retry_run = client.get_run(retried.user_attrs[trials.MLFLOW_RUN_ID])
     assert retry_run.data.tags["optuna.retry_of_run"] == dead_child.info.run_id
     assert retry_run.data.tags["mlflow.parentRunId"] == parent_run.info.run_id
 
 
 def test_a_study_records_its_data_and_refuses_trials_on_other_data():
     study = optuna.create_study()
-    studies.check_study_data(study, {"items": 10, "train_users": 5})
-    studies.check_study_data(study, {"items": 10, "train_users": 5})
+    storage.check_study_data(study, {"items": 10, "train_users": 5})
+    storage.check_study_data(study, {"items": 10, "train_users": 5})
     assert study.user_attrs["data"] == {"items": 10, "train_users": 5}
     with pytest.raises(DataError, match=r"other data \(.*'items': 10.*\) than this run reads"):
-        studies.check_study_data(study, {"items": 11, "train_users": 5})
+        storage.check_study_data(study, {"items": 11, "train_users": 5})

@@ -1,5 +1,5 @@
 """The building blocks of every settings model: strict blocks that name unknown keys,
-override blocks, grids and search spaces.
+override blocks, grids, search spaces and Optuna studies.
 
 The YAML under conf/base is where every default lives; a block only says what a key
 may hold. Pydantic is the one dependency, so the core's settings models (one module
@@ -14,6 +14,8 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
     create_model,
     model_validator,
 )
@@ -81,10 +83,11 @@ class Distribution(Block):
     ``{type: categorical, choices: [...]}``, as Optuna's suggest_* take them."""
 
     type: Literal["float", "int", "categorical"]
-    low: float | None = None
-    high: float | None = None
+    # int | float: an int distribution's bounds and step stay ints, as suggest_int takes them.
+    low: int | float | None = None
+    high: int | float | None = None
     log: bool = False
-    step: PositiveFloat | None = None
+    step: PositiveInt | PositiveFloat | None = None
     choices: Annotated[list[Any], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
@@ -96,11 +99,66 @@ class Distribution(Block):
         return self
 
 
-def search_space_of(block: type[Block]) -> type[Block]:
+class SearchSpace(Block):
+    """A search space's distributions, nested as the tuned block is. It keeps the order
+    its keys were written in: the sampler draws the values in that order, so the order
+    is part of a study's random stream."""
+
+    _order: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_written_order(cls, values: Any, handler: Any) -> "SearchSpace":
+        space = handler(values)
+        if isinstance(values, Mapping):
+            space._order = list(values)
+        return space
+
+    def flattened(self, prefix: str = "") -> dict[str, dict[str, Any]]:
+        """``{"model.latent_dim": {type: int, ...}}``: one entry per distribution, named by
+        its dotted key and holding the keys written for it, in the written order."""
+        flat: dict[str, dict[str, Any]] = {}
+        for name in self._order:
+            value = getattr(self, name)
+            if isinstance(value, Distribution):
+                flat[f"{prefix}{name}"] = value.model_dump(exclude_unset=True)
+            else:
+                flat.update(value.flattened(f"{prefix}{name}."))
+        return flat
+
+
+def search_space_of(block: type[Block]) -> type[SearchSpace]:
     """A search space over ``block``: a distribution for any of its keys, nested as the
     block is (``model: {latent_dim: {type: int, ...}}``), so a misspelt name fails early."""
     fields: dict[str, Any] = {}
     for name, info in block.model_fields.items():
         nested = block_in(info.annotation)
         fields[name] = (Distribution if nested is None else search_space_of(nested), None)
-    return create_model(f"{block.__name__}SearchSpace", __base__=Block, **fields)
+    return create_model(f"{block.__name__}SearchSpace", __base__=SearchSpace, **fields)
+
+
+# --------------------------------------------------------------------------- studies
+
+
+class SamplerParameters(Block):
+    name: str  # a class of optuna.samplers
+    seed: int | None = None
+    kwargs: dict[str, Any] = None
+
+
+class PrunerParameters(Block):
+    name: str  # a class of optuna.pruners
+    kwargs: dict[str, Any] = None
+
+
+class StudyParameters(Block):
+    storage: str | None  # an SQLAlchemy URL; null keeps the study in memory
+    direction: Literal["maximize", "minimize"]
+    sampler: SamplerParameters
+    pruner: PrunerParameters
+
+
+class NamedStudyParameters(StudyParameters):
+    name: str  # the study is <name>-<dataset>
+    heartbeat_interval: PositiveInt | None = None  # null: no heartbeats, stale trials stay
+    grace_period: PositiveInt | None = None  # null: twice heartbeat_interval

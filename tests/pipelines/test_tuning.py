@@ -14,6 +14,7 @@ from kedro.framework.session import KedroSession
 
 from tests.conftest import REPO_ROOT
 from tests.test_latent import random_clicks
+from vaeops.adapters.kedro.parameters import TuningParameters
 from vaeops.jobs.tuning import tune_hyperparameters
 from vaeops.pipelines.tuning import create_pipeline
 
@@ -66,38 +67,29 @@ def test_the_study_never_sees_the_test_users():
 
 
 def test_a_search_space_that_does_not_fit_the_training_block_fails_before_any_trial(tmp_path):
+    """What the schema cannot see (the training block's own values) fails in the job,
+    before the study is stored; the schema's own checks are in tests/test_parameters.py."""
     training = {
         "anneal_cap": 0.2,
         "model": {"kind": "multvae", "hidden_dims": [], "latent_dim": 8},
         "validation_k": 100,
     }
-    tuning = {
-        "study": {"name": "never", "storage": f"sqlite:///{tmp_path / 'optuna.db'}"},
-        "contour_params": ["anneal_cap", "model.latent_dim"],
+    tuning = yaml.safe_load((REPO_ROOT / "conf/base/parameters_tuning.yml").read_text())["tuning"]
+    tuning["study"]["storage"] = f"sqlite:///{tmp_path / 'optuna.db'}"
+    tuning["search_space"] = {
+        "anneal_cap": {"type": "float", "low": 0.0, "high": 1.0},
+        "model": {"hidden_dims": {"type": "int", "low": 16, "high": 64}},
     }
-
-    def tune(search_space, **changes):
+    tuning["contour_params"] = ["anneal_cap", "model.hidden_dims"]
+    with pytest.raises(ValueError, match="no hidden layer"):
         tune_hyperparameters(
             None,
             None,
             None,
             training,
-            {**tuning, **changes, "search_space": search_space},
+            TuningParameters.model_validate(tuning),
             {"name": "ml-100k", "path": None},
         )
-
-    beta = {"anneal_cap": {"type": "float", "low": 0.0, "high": 1.0}}
-    latent = {"latent_dim": {"type": "int", "low": 4, "high": 16}}
-    with pytest.raises(ValueError, match="'batchsize' names no training parameter"):
-        tune({**beta, "batchsize": {"type": "int", "low": 1, "high": 2}})
-    with pytest.raises(ValueError, match="no hidden layer"):
-        tune({**beta, "model": {"hidden_dims": {"type": "int", "low": 16, "high": 64}}})
-    with pytest.raises(ValueError, match="contour_params .* must name two entries"):
-        tune({**beta, "model": latent}, contour_params=["anneal_cap", "model.dropout"])
-    # The paper's absolute schedule, under which anneal_share does nothing.
-    training.update(anneal_share=0.85, total_anneal_steps=200000)
-    with pytest.raises(ValueError, match="'anneal_share'.*total_anneal_steps sets the schedule"):
-        tune({**beta, "anneal_share": {"type": "float", "low": 0.1, "high": 1.0}, "model": latent})
     assert not (tmp_path / "optuna.db").exists()
 
 

@@ -13,11 +13,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from vaeops.adapters.optuna import studies
+from vaeops.adapters.optuna import search, storage, trials
+from vaeops.adapters.optuna.summary import summarize
 from vaeops.augmentation.arms import check_search_space
 from vaeops.augmentation.datasets import SplitPlan, inner_splits
 from vaeops.augmentation.protocol import Experiment, validation_score
 from vaeops.jobs.augmentation_runs import arm_run, log_settings
+from vaeops.schema import NamedStudyParameters
 
 logger = logging.getLogger(__name__)
 
@@ -71,31 +73,33 @@ def tune_arm(
     Trial 0 is the configured settings, so the search never ends worse than them
     on its own objective.
     """
-    space = studies.flatten_search_space(search_space)
+    space = search.flatten_search_space(search_space)
     check_search_space(arm, space)
     validation = inner_splits(
         plan.tuning, experiment.data.y, plan.folds, tuning["inner_splits"], experiment.seed
     )
     name = f"augmentation-{experiment.data.name}-{experiment.regime.name}-{arm}"
-    study = studies.open_study(studies.StudySettings.from_params({**tuning["study"], "name": name}))
+    study = storage.open_study(
+        NamedStudyParameters.model_validate({**tuning["study"], "name": name})
+    )
     defaults = {key: settings[key] for key in space}
-    if all(studies.contains(space[key], value) for key, value in defaults.items()):
+    if all(search.contains(space[key], value) for key, value in defaults.items()):
         study.enqueue_trial(
             defaults, user_attrs={"enqueued": "configured settings"}, skip_if_exists=True
         )
 
     def objective(trial) -> float:
-        candidate = {**settings, **studies.suggest(trial, space)}
+        candidate = {**settings, **search.suggest(trial, space)}
         return validation_score(experiment, validation, arm, candidate, tuning["metric"])
 
-    studies.run_trials(
+    trials.run_trials(
         study,
         objective,
         n_trials=n_trials,
         value_name=tuning["metric"],
         catch=(FloatingPointError,),
     )
-    summary = studies.summarize(study)
+    summary = summarize(study)
     if "best_params" not in summary:
         raise RuntimeError(
             f"Study {name!r} has no completed trial ({summary['n_trials_by_state']}); "

@@ -3,15 +3,18 @@ by the tuning pipelines of the Liang split and of a split that ships with the da
 
 import time
 
+import optuna
 import scipy.sparse as sp
 
+from vaeops.adapters.kedro.parameters import TuningParameters
 from vaeops.adapters.mlflow.tracking import MlflowEpochLogger
-from vaeops.adapters.optuna import studies
+from vaeops.adapters.optuna import search, storage, summary, trials
 from vaeops.adapters.progress import EpochProgressBar
 from vaeops.config import flattened
 from vaeops.data.sparse import resolve_device
 from vaeops.recommenders import configurations
 from vaeops.recommenders.training import TrainingDiverged
+from vaeops.reports.studies import study_figures
 
 
 def tune_hyperparameters(
@@ -19,7 +22,7 @@ def tune_hyperparameters(
     validation_fold_in: sp.csr_matrix,
     validation_target: sp.csr_matrix,
     training: dict,
-    tuning: dict,
+    tuning: TuningParameters,
     dataset: dict,
 ) -> dict:
     """Run (or resume) the dataset's study; each trial trains the ``training`` block with
@@ -28,41 +31,24 @@ def tune_hyperparameters(
     Trial 0 of a new study is the ``training`` parameters themselves, when they lie
     inside the search space, so the best trial is never worse than the default.
     """
-    space = studies.flatten_search_space(tuning["search_space"])
-    # A search space or plot that does not fit the training block fails here, before any trial.
+    space = tuning.search_space.flattened()
+    # A search-space name the training block lacks fails here, before any trial.
     defaults = configurations.current_values(training, space)
-    configurations.check_searched_settings_apply(training, space)
-    studies.check_contour_params(tuning["contour_params"], space)
     value_name = f"val_ndcg_at_{training['validation_k']}"
-    name = configurations.study_name(tuning["study"]["name"], dataset)
-    study = studies.open_study(studies.StudySettings.from_params({**tuning["study"], "name": name}))
-    studies.check_study_data(
+    name = configurations.study_name(tuning.study.name, dataset)
+    study = storage.open_study(tuning.study.model_copy(update={"name": name}))
+    storage.check_study_data(
         study, configurations.data_signature(train_matrix, validation_fold_in, validation_target)
     )
-    studies.enqueue_if_in_space(study, defaults, space, source="training parameters")
-
-    def objective(trial) -> float:
-        trained = configurations.with_values(training, studies.suggest(trial, space))
-        trial.set_user_attr(configurations.TRAINED_BLOCK, trained)
-        result = configurations.train_configuration(
-            trained,
-            train_matrix,
-            validation_fold_in,
-            validation_target,
-            callbacks=(
-                MlflowEpochLogger(run_id=trial.user_attrs[studies.MLFLOW_RUN_ID]),
-                # The best-so-far value, so the last report equals the trial's value.
-                studies.PruneOnEpochMetric(trial, f"best_{value_name}"),
-            ),
-        )
-        return result.best_validation_ndcg
-
+    search.enqueue_if_in_space(study, defaults, space, source="training parameters")
     started = time.perf_counter()
-    ran = studies.run_trials(
+    ran = trials.run_trials(
         study,
-        objective,
-        n_trials=tuning["n_trials"],
-        timeout_seconds=tuning["timeout_seconds"],
+        _objective(
+            training, space, value_name, train_matrix, validation_fold_in, validation_target
+        ),
+        n_trials=tuning.n_trials,
+        timeout_seconds=tuning.timeout_seconds,
         value_name=value_name,
         catch=(TrainingDiverged,),
         # Named as a training run names them, so trials and training runs line up in MLflow.
@@ -70,14 +56,44 @@ def tune_hyperparameters(
             configurations.with_values(training, values), "training"
         ),
     )
-    summary = studies.summarize_run(study, ran, seconds=time.perf_counter() - started)
-    metrics = studies.log_best_to_active_run(summary, value_name)  # fails without a best trial
+    outcome = summary.summarize_run(study, ran, seconds=time.perf_counter() - started)
+    metrics = summary.log_best_to_active_run(outcome, value_name)  # fails without a best trial
     return {
-        "summary": summary,
+        "summary": outcome,
         "metrics": metrics,
-        "best_params": configurations.best_parameters_file(summary["best_user_attrs"]),
-        **studies.study_figures(study, list(tuning["contour_params"]), target_name=value_name),
+        "best_params": configurations.best_parameters_file(outcome["best_user_attrs"]),
+        **study_figures(study, tuning.contour_params, target_name=value_name),
     }
+
+
+def _objective(
+    training: dict,
+    space: dict,
+    value_name: str,
+    train_matrix: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix,
+    validation_target: sp.csr_matrix,
+) -> trials.Objective:
+    """A trial trains the ``training`` block with the trial's values and is scored by its
+    best validation NDCG; it reports that best-so-far value each epoch, so the pruner
+    compares trials on it and the last report equals the trial's value."""
+
+    def objective(trial: optuna.Trial) -> float:
+        trained = configurations.with_values(training, search.suggest(trial, space))
+        trial.set_user_attr(configurations.TRAINED_BLOCK, trained)
+        result = configurations.train_configuration(
+            trained,
+            train_matrix,
+            validation_fold_in,
+            validation_target,
+            callbacks=(
+                MlflowEpochLogger(run_id=trial.user_attrs[trials.MLFLOW_RUN_ID]),
+                trials.PruneOnEpochMetric(trial, f"best_{value_name}"),
+            ),
+        )
+        return result.best_validation_ndcg
+
+    return objective
 
 
 def compare_on_test(

@@ -24,7 +24,7 @@ import torch
 import yaml
 
 from vaeops.recommenders.metrics import evaluate
-from vaeops.recommenders.models import MODEL_CLASSES, ModelConfig, MultVAE
+from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import (
     Checkpointing,
     EpochCallback,
@@ -35,8 +35,6 @@ from vaeops.recommenders.training import (
 
 # The trial user attribute holding the ``training`` block the trial trained.
 TRAINED_BLOCK = "training"
-# Settings of β's annealing, which only a Mult-VAE has.
-ANNEALING_SETTINGS = ("anneal_cap", "anneal_share", "total_anneal_steps")
 
 
 def train_configuration(
@@ -107,29 +105,6 @@ def data_signature(
         "validation_users": validation_fold_in.shape[0],
         "validation_interactions": int(validation_fold_in.nnz + validation_target.nnz),
     }
-
-
-def check_searched_settings_apply(training: Mapping[str, Any], names: Iterable[str]) -> None:
-    """Fail before any trial when the search varies a setting the trained model ignores,
-    which would spend the study's trials on noise: β's annealing outside a Mult-VAE
-    (RecVAE weighs its KL term by ``model.gamma``), or ``anneal_share`` while
-    ``total_anneal_steps`` sets the schedule."""
-    kind = training["model"]["kind"]
-    names = set(names)
-    if not issubclass(MODEL_CLASSES[kind], MultVAE):
-        ignored = sorted(names & set(ANNEALING_SETTINGS))
-        fix = f"a {kind} has no annealed KL weight (docs/tuning.md has a RecVAE search space)"
-    else:
-        absolute = training.get("total_anneal_steps") is not None or "total_anneal_steps" in names
-        ignored = ["anneal_share"] if absolute and "anneal_share" in names else []
-        fix = (
-            "total_anneal_steps sets the schedule instead; leave anneal_share out, or set "
-            "training.total_anneal_steps to null and leave it out"
-        )
-    if ignored:
-        raise ValueError(
-            f"tuning.search_space varies {ignored}, settings that change nothing here: {fix}."
-        )
 
 
 def current_values(training: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ its type allows None, not set to null.
 
 import inspect
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import click
@@ -28,6 +28,7 @@ from pydantic import (
     PositiveInt,
     ValidationError,
     create_model,
+    model_validator,
 )
 
 from vaeops.augmentation.arms import ARM_SETTINGS, CLASSIFIERS, METRICS
@@ -36,13 +37,15 @@ from vaeops.augmentation.cvae import SAMPLING_MODES
 from vaeops.augmentation.datasets import SCALINGS, SOURCES
 from vaeops.data.ingest import DATASETS, given_split_datasets
 from vaeops.errors import DataError
-from vaeops.recommenders.models import MODEL_CLASSES
+from vaeops.recommenders.models import MODEL_CLASSES, MultVAE
 from vaeops.recommenders.training import PRECISION_CHOICES
 from vaeops.schema import (
     Block,
     Fraction,
     Grid,
+    NamedStudyParameters,
     Probability,
+    StudyParameters,
     block_in,
     overrides_of,
     search_space_of,
@@ -154,36 +157,51 @@ class ReportingParameters(Block):
     posterior: PosteriorParameters
 
 
-class SamplerParameters(Block):
-    name: str  # a class of optuna.samplers
-    seed: int | None = None
-    kwargs: dict[str, Any] = None
-
-
-class PrunerParameters(Block):
-    name: str  # a class of optuna.pruners
-    kwargs: dict[str, Any] = None
-
-
-class StudyParameters(Block):
-    storage: str | None  # an SQLAlchemy URL; null keeps the study in memory
-    direction: Literal["maximize", "minimize"]
-    sampler: SamplerParameters
-    pruner: PrunerParameters
-
-
-class NamedStudyParameters(StudyParameters):
-    name: str  # the study is <name>-<dataset>
-    heartbeat_interval: PositiveInt | None = None  # null: no heartbeats, stale trials stay
-    grace_period: PositiveInt | None = None  # null: twice heartbeat_interval
-
-
 class TuningParameters(Block):
     study: NamedStudyParameters
     n_trials: NonNegativeInt
     timeout_seconds: PositiveFloat | None
     search_space: search_space_of(TrainingParameters)
     contour_params: list[str]
+
+    @model_validator(mode="after")
+    def _contour_params_are_searched(self) -> "TuningParameters":
+        """The contour plot is drawn after every trial ran: a parameter it names that is
+        not searched fails here instead."""
+        searched = self.search_space.flattened()
+        if not set(self.contour_params) <= set(searched):
+            raise ValueError(
+                f"tuning.contour_params {self.contour_params} must name two entries of "
+                f"tuning.search_space: {sorted(searched)}."
+            )
+        return self
+
+
+# Settings of β's annealing, which only a Mult-VAE has.
+ANNEALING_SETTINGS = ("anneal_cap", "anneal_share", "total_anneal_steps")
+
+
+def check_searched_settings_apply(training: TrainingParameters, names: Iterable[str]) -> None:
+    """Fail before any trial when the search varies a setting the trained model ignores,
+    which would spend the study's trials on noise: β's annealing outside a Mult-VAE
+    (RecVAE weighs its KL term by ``model.gamma``), or ``anneal_share`` while
+    ``total_anneal_steps`` sets the schedule."""
+    kind = training.model.kind
+    names = set(names)
+    if not issubclass(MODEL_CLASSES[kind], MultVAE):
+        ignored = sorted(names & set(ANNEALING_SETTINGS))
+        fix = f"a {kind} has no annealed KL weight (docs/tuning.md has a RecVAE search space)"
+    else:
+        absolute = training.total_anneal_steps is not None or "total_anneal_steps" in names
+        ignored = ["anneal_share"] if absolute and "anneal_share" in names else []
+        fix = (
+            "total_anneal_steps sets the schedule instead; leave anneal_share out, or set "
+            "training.total_anneal_steps to null and leave it out"
+        )
+    if ignored:
+        raise ValueError(
+            f"tuning.search_space varies {ignored}, settings that change nothing here: {fix}."
+        )
 
 
 class TuningGivenSplitParameters(Block):
@@ -196,6 +214,11 @@ class TuningGivenSplitParameters(Block):
     training: TrainingParameters
     evaluation: EvaluationParameters
     tuning: TuningParameters
+
+    @model_validator(mode="after")
+    def _searched_settings_apply(self) -> "TuningGivenSplitParameters":
+        check_searched_settings_apply(self.training, self.tuning.search_space.flattened())
+        return self
 
 
 class NoKeywords(Block):
@@ -455,6 +478,11 @@ class Parameters(Block):
     registry: RegistryParameters
     augmentation: AugmentationParameters
 
+    @model_validator(mode="after")
+    def _searched_settings_apply(self) -> "Parameters":
+        check_searched_settings_apply(self.training, self.tuning.search_space.flattened())
+        return self
+
 
 def load_parameters(config_loader: Mapping[str, Any]) -> dict[str, Any]:
     """The merged parameters; a derived block that names a missing key (say
@@ -510,9 +538,9 @@ def _line(path: str, problems: list[dict]) -> str:
         return (
             f"{path}: expected {' or '.join(dict.fromkeys(expected))}, got {problems[0]['input']!r}"
         )
-    return f"{path}: " + "; ".join(
-        problem["msg"].removeprefix("Value error, ") for problem in problems
-    )
+    reasons = "; ".join(problem["msg"].removeprefix("Value error, ") for problem in problems)
+    # A check across blocks (e.g. tuning against training) has no one key; its message names them.
+    return f"{path}: {reasons}" if path else reasons
 
 
 def _dotted(params: Mapping[str, Any], location: Sequence[str | int]) -> str:
@@ -536,16 +564,17 @@ def _join(path: str, key: str | int) -> str:
 
 
 def typed_inputs(func: Any, input_names: Sequence[str], inputs: Mapping[str, Any]) -> dict:
-    """The ``params:`` inputs of a node whose parameter is annotated with a settings block,
-    validated into that block; ``input_names`` are bound to ``func``'s parameters in order,
-    as Kedro binds them."""
+    """The inputs of a node whose parameter is annotated with a settings block, validated
+    into that block: ``params:`` blocks, and settings that an earlier node derived (e.g.
+    tuning_given_split's merged tuning block); ``input_names`` are bound to ``func``'s
+    parameters in order, as Kedro binds them."""
     hints = typing.get_type_hints(func)
     parameters = list(inspect.signature(func).parameters)
     typed = {}
     for name, dataset in zip(parameters, input_names, strict=False):
         block = block_in(hints.get(name))
         value = inputs.get(dataset)
-        if block is not None and dataset.startswith("params:") and isinstance(value, Mapping):
+        if block is not None and isinstance(value, Mapping):
             try:
                 typed[dataset] = block.model_validate(value)
             except ValidationError as error:
