@@ -34,12 +34,14 @@ def parameters(conf, runtime_params=None) -> dict:
 
 
 def test_a_derived_block_sees_the_local_environment_and_the_runtime_overrides(conf):
-    (conf / "local" / "parameters.yml").write_text("training: {epochs: 50}\n")
+    local = "training: {epochs: 50, patience: 20, model: {kind: multvae, latent_dim: 8}}\n"
+    (conf / "local" / "parameters.yml").write_text(local)
     params = parameters(conf, runtime_params={"training": {"patience": 5}})
-    expected = {"epochs": 50, "patience": 5, "model": {"kind": "multdae", "latent_dim": 200}}
+    expected = {"epochs": 50, "patience": 5, "model": {"kind": "multdae", "latent_dim": 8}}
     assert params["benchmark"]["derived"] == expected
-    # conf/local and --params change single keys; the rest of each block stays.
-    assert params["training"] == {**expected, "model": {"kind": "multvae", "latent_dim": 200}}
+    # conf/local replaces a block whole, as Kedro does; --params change single keys,
+    # and the other blocks of conf/base stay.
+    assert params["training"] == {**expected, "model": {"kind": "multvae", "latent_dim": 8}}
     assert params["evaluation"] == {"ks": [20, 100]}
 
 

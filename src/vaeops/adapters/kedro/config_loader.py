@@ -6,8 +6,9 @@ resolver, so ``kedro run`` and MLflow show the settings that run. Kedro's own lo
 resolves conf/base before it merges conf/local over it, so a local override of
 ``training`` would never reach a block derived from it; and it merges ``--params``
 into each environment apart, so one override in conf/local replaced whole conf/base
-blocks. This loader merges base, the run's environment and ``--params`` key by key,
-then resolves them together. Catalog and other configuration load as Kedro loads them.
+blocks. This loader merges as Kedro does (an environment's block replaces conf/base's
+whole, ``--params`` change single keys), then resolves everything together. Catalog
+and other configuration load as Kedro loads them.
 """
 
 from __future__ import annotations
@@ -61,11 +62,25 @@ class EnvironmentMergingConfigLoader(OmegaConfigLoader):
         env_path: str,
         processed_files: set[Path],
     ) -> dict[str, Any]:
-        if key == "parameters":
-            base_configs, env_configs = {**base_configs, **env_configs}, {}
-        return super()._resolve_from_raw_config(
-            key, base_configs, env_configs, base_path, env_path, processed_files
-        )
+        if key != "parameters":
+            return super()._resolve_from_raw_config(
+                key, base_configs, env_configs, base_path, env_path, processed_files
+            )
+        # As Kedro merges them: a block of the environment replaces conf/base's whole,
+        # and --params change single keys; then everything is resolved together.
+        merged = OmegaConf.unsafe_merge(DictConfig({}), *base_configs.values())
+        if (self.env or self.default_run_env) != self.base_env:
+            for block in OmegaConf.unsafe_merge(DictConfig({}), *env_configs.values()):
+                merged[block] = env_configs_block(env_configs, block)
+        merged = OmegaConf.unsafe_merge(merged, self.runtime_params or {})
+        return OmegaConf.to_container(merged, resolve=True)
+
+
+def env_configs_block(env_configs: dict[Path, DictConfig], block: str) -> Any:
+    """``block`` as the environment's files give it (one file holds each block)."""
+    return OmegaConf.unsafe_merge(
+        *(config[block] for config in env_configs.values() if block in config)
+    )
 
 
 def project_parameters(
