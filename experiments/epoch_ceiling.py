@@ -61,8 +61,7 @@ def main() -> None:
     )
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = build_model(
-        ModelConfig(kind="multvae", n_items=split.train.shape[1], dropout=args.dropout)
+    model = build_model(model_settings("multvae", dropout=args.dropout), split.train.shape[1]
     ).to(device)
     loop = TrainingLoop(
         model, DeviceCSR(data.train, device), config, resolve_precision(config.precision, device)

@@ -98,7 +98,7 @@ def test_traversal_runs_between_the_ends_of_the_first_principal_axis():
 
 
 def test_traversal_of_a_model_without_posterior_says_why():
-    model = build_model(ModelConfig(kind="multdae", n_items=30, hidden_dims=[], latent_dim=8))
+    model = build_model(model_settings("multdae", hidden_dims=[], latent_dim=8), 30)
     markdown = traversal_markdown(model, {}, random_clicks(4, 30, 3), ["a"] * 4, ["t"] * 30, 3, 4)
     assert markdown.startswith("# Latent traversal\n")
     assert "multdae model has no approximate posterior" in markdown

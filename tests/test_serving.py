@@ -72,8 +72,7 @@ def trained_recommender() -> Recommender:
 
 def untrained_recommender(popularity=None, item_ids=ITEM_IDS, **settings) -> Recommender:
     torch.manual_seed(0)
-    model = build_model(
-        ModelConfig(kind="multvae", n_items=len(item_ids), hidden_dims=[8], latent_dim=2)
+    model = build_model(model_settings("multvae"), len(item_ids, hidden_dims=[8], latent_dim=2)
     )
     popularity = np.arange(len(item_ids), dtype=float) if popularity is None else popularity
     return Recommender(model, item_ids, popularity, **settings)
@@ -196,7 +195,7 @@ def test_malformed_requests_are_refused_with_what_to_send(request_, message):
 def test_the_model_and_its_item_ids_must_agree():
     with pytest.raises(DataError, match="20 item columns but got 3 item ids"):
         untrained_recommender().__class__(
-            build_model(ModelConfig(kind="multvae", n_items=20)), [1, 2, 3], np.ones(3)
+            build_model(model_settings("multvae"), 20), [1, 2, 3], np.ones(3)
         )
 
 

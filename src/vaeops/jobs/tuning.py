@@ -11,7 +11,8 @@ from vaeops.adapters.progress import EpochProgressBar
 from vaeops.config import flattened
 from vaeops.data.sparse import resolve_device
 from vaeops.recommenders import configurations
-from vaeops.recommenders.training import TrainingDiverged
+from vaeops.recommenders.settings import TrainingParameters
+from vaeops.recommenders.training import TrainingDiverged, train_autoencoder
 
 
 def tune_hyperparameters(
@@ -44,8 +45,8 @@ def tune_hyperparameters(
     def objective(trial) -> float:
         trained = configurations.with_values(training, studies.suggest(trial, space))
         trial.set_user_attr(configurations.TRAINED_BLOCK, trained)
-        result = configurations.train_configuration(
-            trained,
+        result = train_autoencoder(
+            TrainingParameters.model_validate(trained),
             train_matrix,
             validation_fold_in,
             validation_target,
@@ -93,7 +94,10 @@ def compare_on_test(
     """Retrain the default and the tuned configuration alike and score each once on test;
     the tuned one is the best trial's block, so its validation score repeats the trial's."""
     scores = configurations.compare_on_test(
-        {"default": training, "tuned": best_params["training"]},
+        {
+            "default": TrainingParameters.model_validate(training),
+            "tuned": TrainingParameters.model_validate(best_params["training"]),
+        },
         train_matrix,
         validation_fold_in,
         validation_target,

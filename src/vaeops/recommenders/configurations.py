@@ -1,5 +1,5 @@
 """A training configuration as its ``training`` parameters block (parameters_training.yml):
-trained as written, changed by dotted names the way a tuning trial changes it, and two
+changed by dotted names the way a tuning trial changes it, and two
 such configurations compared on the test users.
 
 A tuning trial trains the whole block with its values set, for the block's own epochs
@@ -24,42 +24,14 @@ import torch
 import yaml
 
 from vaeops.recommenders.metrics import evaluate
-from vaeops.recommenders.models import MODEL_CLASSES, ModelConfig, MultVAE
-from vaeops.recommenders.training import (
-    Checkpointing,
-    EpochCallback,
-    TrainingConfig,
-    TrainingResult,
-    train_autoencoder,
-)
+from vaeops.recommenders.models import MODEL_CLASSES, MultVAE
+from vaeops.recommenders.settings import TrainingParameters
+from vaeops.recommenders.training import EpochCallback, train_autoencoder
 
 # The trial user attribute holding the ``training`` block the trial trained.
 TRAINED_BLOCK = "training"
 # Settings of β's annealing, which only a Mult-VAE has.
 ANNEALING_SETTINGS = ("anneal_cap", "anneal_share", "total_anneal_steps")
-
-
-def train_configuration(
-    training: Mapping[str, Any],
-    train: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix,
-    validation_target: sp.csr_matrix,
-    callbacks: tuple[EpochCallback, ...] = (),
-    checkpointing: Checkpointing | None = None,
-) -> TrainingResult:
-    """Train the model that a ``training`` block describes (its ``model`` entry is the
-    architecture; the item count comes from ``train``)."""
-    settings = dict(training)
-    model_config = ModelConfig(n_items=train.shape[1], **settings.pop("model"))
-    return train_autoencoder(
-        model_config,
-        train,
-        validation_fold_in,
-        validation_target,
-        TrainingConfig(**settings),
-        callbacks,
-        checkpointing,
-    )
 
 
 def with_values(training: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
@@ -164,7 +136,7 @@ def _locate(settings: Mapping[str, Any], name: str) -> tuple[dict, str]:
 
 
 def compare_on_test(
-    configurations: Mapping[str, Mapping[str, Any]],
+    configurations: Mapping[str, TrainingParameters],
     train: sp.csr_matrix,
     validation_fold_in: sp.csr_matrix,
     validation_target: sp.csr_matrix,
@@ -182,12 +154,12 @@ def compare_on_test(
     """
     scores: dict[str, dict[str, float]] = {}
     for name, training in configurations.items():
-        result = train_configuration(
+        result = train_autoencoder(
             training,
             train,
             validation_fold_in,
             validation_target,
-            callbacks=(progress(training["epochs"], f"retrain {name}"),),
+            callbacks=(progress(training.epochs, f"retrain {name}"),),
         )
         model = result.model.to(device).eval()
         with torch.no_grad():
@@ -195,7 +167,7 @@ def compare_on_test(
                 model.score, test_fold_in, test_target, ks=ks, batch_size=batch_size, device=device
             )
         scores[name] = {
-            f"val/ndcg_at_{training['validation_k']}": result.best_validation_ndcg,
+            f"val/ndcg_at_{training.validation_k}": result.best_validation_ndcg,
             **{f"test/{metric}": value for metric, value in test.summary().items()},
         }
     return scores

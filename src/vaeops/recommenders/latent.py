@@ -42,10 +42,10 @@ def encode_users(model: MultVAE, matrix: sp.csr_matrix, batch_size: int) -> Post
     """The encoder's posterior for every row of ``matrix``, batched on the model's device."""
     if matrix.shape[0] == 0:
         raise ValueError("the matrix has no users to encode; pass at least one row.")
-    if matrix.shape[1] != model.config.n_items:
+    if matrix.shape[1] != model.n_items:
         raise ValueError(
             f"the matrix has {matrix.shape[1]} item columns but the model was trained on "
-            f"{model.config.n_items}; encode users with the training item index."
+            f"{model.n_items}; encode users with the training item index."
         )
     device = next(model.parameters()).device
     rows = DeviceCSR(matrix, device)
@@ -175,7 +175,7 @@ def latent_traversal(
     """
     if steps < 2:
         raise ValueError(f"a traversal needs at least 2 steps (its two ends), got {steps}.")
-    candidates = model.config.n_items - len(set(exclude))
+    candidates = model.n_items - len(set(exclude))
     if not 0 < k <= candidates:
         raise ValueError(f"k must be between 1 and the {candidates} items not excluded, got {k}.")
     device = next(model.parameters()).device

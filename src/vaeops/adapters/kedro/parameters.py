@@ -35,8 +35,12 @@ from vaeops.augmentation.cvae import SAMPLING_MODES
 from vaeops.augmentation.datasets import SCALINGS, SOURCES
 from vaeops.data.ingest import DATASETS, given_split_datasets
 from vaeops.errors import DataError
-from vaeops.recommenders.models import MODEL_CLASSES
-from vaeops.recommenders.training import PRECISION_CHOICES
+from vaeops.recommenders.settings import (
+    CheckpointParameters,
+    EvaluationParameters,
+    ReportingParameters,
+    TrainingParameters,
+)
 from vaeops.schema import (
     Block,
     Fraction,
@@ -79,78 +83,6 @@ class PreprocessingParameters(Block):
     n_heldout_users: PositiveInt | Annotated[float, Field(gt=0, lt=0.5)]
     target_fraction: Fraction
     seed: int
-
-
-class ModelParameters(Block):
-    kind: Literal[tuple(MODEL_CLASSES)]
-    hidden_dims: list[PositiveInt]
-    latent_dim: PositiveInt
-    dropout: Annotated[float, Field(ge=0, lt=1)]
-    # RecVAE only.
-    gamma: PositiveFloat = None
-    encoder_passes: PositiveInt = None
-    decoder_passes: PositiveInt = None
-
-
-class TrainingParameters(Block):
-    model: ModelParameters
-    epochs: PositiveInt
-    batch_size: PositiveInt
-    learning_rate: PositiveFloat
-    anneal_cap: NonNegativeFloat
-    anneal_share: Annotated[
-        float, Field(ge=0, le=1)
-    ]  # 0: the KL weight is anneal_cap from the start
-    total_anneal_steps: NonNegativeInt | None = (
-        None  # the paper's absolute form; overrides the share
-    )
-    patience: PositiveInt | None = None  # None: train every epoch
-    l2_penalty: NonNegativeFloat
-    validation_k: PositiveInt
-    eval_batch_size: PositiveInt
-    seed: int
-    device: str  # auto, cpu, cuda, cuda:1, mps: torch's device names
-    precision: Literal[PRECISION_CHOICES]
-
-
-class CheckpointParameters(Block):
-    every_epochs: PositiveInt
-    dir: str  # the training pipeline's checkpoint is <dir>/training.pt
-
-
-class EvaluationParameters(Block):
-    ks: Annotated[list[PositiveInt], Field(min_length=1)]
-    batch_size: PositiveInt
-    device: str
-
-
-class UserMapParameters(Block):
-    projection: Literal["pca", "tsne", "umap"]
-    max_genres_in_legend: PositiveInt
-
-
-class ItemNeighboursParameters(Block):
-    n_items: PositiveInt
-    n_neighbours: PositiveInt
-
-
-class TraversalParameters(Block):
-    steps: Annotated[int, Field(ge=2)]  # both ends included
-    top_k: PositiveInt
-
-
-class PosteriorParameters(Block):
-    active_threshold_nats: NonNegativeFloat
-
-
-class ReportingParameters(Block):
-    device: str
-    batch_size: PositiveInt
-    seed: int
-    user_map: UserMapParameters
-    item_neighbours: ItemNeighboursParameters
-    traversal: TraversalParameters
-    posterior: PosteriorParameters
 
 
 class SamplerParameters(Block):
