@@ -23,18 +23,18 @@ import yaml
 from vaeops.data.sparse import DeviceCSR, resolve_device
 from vaeops.recommenders.benchmark import given_split_data, read_given_split
 from vaeops.recommenders.metrics import evaluate
-from vaeops.recommenders.models import ModelConfig, build_model
-from vaeops.recommenders.training import (
-    TrainingConfig,
-    TrainingLoop,
-    ValidationProgress,
-    resolve_precision,
-)
+from vaeops.recommenders.models import build_model
+from vaeops.recommenders.precision import resolve_precision
+from vaeops.recommenders.settings import TrainingParameters
+from vaeops.recommenders.training import TrainingLoop, ValidationProgress
 
-# The benchmark's carve and Mult-VAE override, read rather than copied so the two agree.
-GIVEN_SPLIT = yaml.safe_load(
-    (Path(__file__).parents[1] / "conf/base/parameters_benchmark_given_split.yml").read_text()
-)["benchmark_given_split"]
+# The training block, the benchmark's carve and its Mult-VAE override, read rather than
+# copied so they agree.
+CONF = Path(__file__).parents[1] / "conf/base"
+TRAINING = yaml.safe_load((CONF / "parameters_training.yml").read_text())["training"]
+GIVEN_SPLIT = yaml.safe_load((CONF / "parameters_benchmark_given_split.yml").read_text())[
+    "benchmark_given_split"
+]
 MULTVAE = GIVEN_SPLIT["autoencoders"]["multvae"]
 K = GIVEN_SPLIT["validation_k"]  # 20, the LightGCN paper's cut-off
 
@@ -43,26 +43,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True, help="a folder with train.txt and test.txt")
     parser.add_argument("--anneal-cap", type=float, default=MULTVAE["anneal_cap"], help="β's cap")
-    parser.add_argument("--dropout", type=float, default=0.5)
-    parser.add_argument("--epochs", type=int, default=200, help="planned epochs (β's schedule)")
+    parser.add_argument("--dropout", type=float, default=TRAINING["model"]["dropout"])
+    parser.add_argument(
+        "--epochs", type=int, default=TRAINING["epochs"], help="planned epochs (β's schedule)"
+    )
     parser.add_argument("--patience", type=int, default=MULTVAE["patience"])
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default=TRAINING["device"])
     args = parser.parse_args()
 
     split = read_given_split({"name": "lightgcn", "raw_dir": args.data_dir, "path": args.data_dir})
     data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
-    config = TrainingConfig(
-        epochs=args.epochs,
-        anneal_cap=args.anneal_cap,
-        anneal_share=MULTVAE["anneal_share"],
-        patience=args.patience,
-        validation_k=K,
-        device=args.device,
+    config = TrainingParameters.model_validate(
+        {
+            **TRAINING,
+            "model": {**TRAINING["model"], "dropout": args.dropout},
+            "epochs": args.epochs,
+            "anneal_cap": args.anneal_cap,
+            "anneal_share": MULTVAE["anneal_share"],
+            "patience": args.patience,
+            "validation_k": K,
+            "device": args.device,
+        }
     )
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = build_model(model_settings("multvae", dropout=args.dropout), split.train.shape[1]
-    ).to(device)
+    model = build_model(config.model, split.train.shape[1]).to(device)
     loop = TrainingLoop(
         model, DeviceCSR(data.train, device), config, resolve_precision(config.precision, device)
     )

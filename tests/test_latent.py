@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from tests.settings import model_settings
 from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.latent import (
     Posterior,
@@ -19,7 +20,7 @@ from vaeops.recommenders.latent import (
     posteriors_by_split,
     principal_components_2d,
 )
-from vaeops.recommenders.models import ModelConfig, build_model
+from vaeops.recommenders.models import build_model
 
 LATENT_DIM = 6
 
@@ -35,8 +36,7 @@ def random_clicks(n_users: int, n_items: int, per_user: int, seed: int = 0) -> s
 
 def tiny_vae(n_items: int = 30):
     torch.manual_seed(0)
-    return build_model(model_settings("multvae", hidden_dims=[8], latent_dim=LATENT_DIM), n_items
-    )
+    return build_model(model_settings("multvae", hidden_dims=[8], latent_dim=LATENT_DIM), n_items)
 
 
 def set_encoder_output(model, mu: float, logvar: float) -> None:

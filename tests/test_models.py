@@ -7,13 +7,12 @@ import torch
 import torch.nn.functional as F
 
 from tests.devices import DEVICES
+from tests.settings import model_settings, training_settings
 from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.baselines import Popularity
 from vaeops.recommenders.metrics import evaluate, scipy_scorer
-from tests.settings import model_settings, training_settings
 from vaeops.recommenders.models import MultDAE, MultVAE, build_model
 from vaeops.recommenders.training import TrainingDiverged, kl_weight, train_autoencoder
-
 
 # The architecture of the small problem's model: 40 items, 16 hidden, 4 latent.
 SMALL = {"hidden_dims": [16], "latent_dim": 4}
@@ -212,9 +211,7 @@ def test_diverging_loss_raises_a_clear_error():
 def test_bf16_autocast_changes_the_loss_only_by_rounding(device):
     torch.manual_seed(0)
     model = (
-        MultVAE(model_settings("multvae", hidden_dims=[64], latent_dim=16), 300)
-        .to(device)
-        .eval()
+        MultVAE(model_settings("multvae", hidden_dims=[64], latent_dim=16), 300).to(device).eval()
     )
     batch = DeviceCSR(binary_csr(32, 300, 0.05, seed=3), device).rows(0, 32)
     full, _, _ = model.loss(batch, beta=0.2)

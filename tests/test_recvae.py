@@ -7,8 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from tests.devices import DEVICES
+from tests.settings import model_settings
 from vaeops.data.sparse import DeviceCSR
-from vaeops.recommenders.models import ModelConfig, RecVAE, build_model
+from vaeops.recommenders.models import RecVAE, build_model
 
 
 def clicks(rows, cols, seed):
@@ -38,8 +39,8 @@ def dense_encoder(encoder, x):
 def test_loss_equals_the_dense_formulation_with_the_composite_prior(device):
     torch.manual_seed(0)
     matrix = clicks(8, 20, seed=3)
-    config = ModelConfig(kind="recvae", n_items=20, hidden_dims=[6], latent_dim=3, gamma=0.01)
-    model = RecVAE(config).to(device)
+    config = model_settings("recvae", hidden_dims=[6], latent_dim=3, gamma=0.01)
+    model = RecVAE(config, 20).to(device)
     with torch.no_grad():  # a prior that differs from the encoder, as after some training
         for p in model.previous_encoder.parameters():
             p.add_(0.1 * torch.randn_like(p))

@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from tests.settings import model_settings
 from vaeops.errors import DataError
-from vaeops.recommenders.models import ModelConfig, build_model
+from vaeops.recommenders.models import build_model
 from vaeops.recommenders.retraining import (
     RetrainingFacts,
     RetrainingInProgress,

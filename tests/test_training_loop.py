@@ -6,14 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-from tests.test_models import small_problem
 from tests.settings import training_settings
+from tests.test_models import small_problem
 from vaeops.recommenders import precision
 from vaeops.recommenders.checkpoint import Checkpointing
 from vaeops.recommenders.precision import resolve_precision
 from vaeops.recommenders.training import train_autoencoder
 
 VAE = {"hidden_dims": [16], "latent_dim": 4}
+
+
+def frozen(settings):
+    """A learning rate of 0, which freezes the weights (no setting may hold it)."""
+    return settings.model_copy(update={"learning_rate": 0.0})
 
 
 def test_beta_reaches_its_cap_after_the_configured_share_of_the_run():
@@ -33,14 +38,15 @@ def test_beta_reaches_its_cap_after_the_configured_share_of_the_run():
 def test_patience_counts_only_once_beta_is_at_its_cap():
     train, fold_in, target = small_problem()
     # A learning rate of 0 freezes the weights: validation NDCG never improves after epoch 1.
-    config = training_settings(
-        VAE,
-        epochs=20,
-        batch_size=50,
-        learning_rate=0.0,
-        anneal_share=0.25,
-        patience=2,
-        device="cpu",
+    config = frozen(
+        training_settings(
+            VAE,
+            epochs=20,
+            batch_size=50,
+            anneal_share=0.25,
+            patience=2,
+            device="cpu",
+        )
     )
     result = train_autoencoder(config, train, fold_in, target)
     # beta reaches its cap with the last update of epoch 5 (20 of 80 planned updates);
@@ -54,9 +60,7 @@ def test_patience_counts_only_once_beta_is_at_its_cap():
 def test_patience_for_a_model_without_annealing_counts_from_the_start():
     train, fold_in, target = small_problem()
     dae = {"kind": "multdae", "hidden_dims": [], "latent_dim": 8}
-    config = training_settings(
-        dae, epochs=20, batch_size=50, learning_rate=0.0, patience=3, device="cpu"
-    )
+    config = frozen(training_settings(dae, epochs=20, batch_size=50, patience=3, device="cpu"))
     result = train_autoencoder(config, train, fold_in, target)
     assert (result.best_epoch, result.stopped_epoch) == (1, 4)
     assert "beta" not in result.history[0]
@@ -186,8 +190,8 @@ def test_a_checkpoint_is_replaced_atomically(tmp_path):
 
 def test_a_run_resumed_after_it_stopped_early_trains_no_further(tmp_path):
     train, fold_in, target = small_problem()
-    config = training_settings(
-        VAE, epochs=20, batch_size=50, learning_rate=0.0, patience=2, anneal_share=0.0, device="cpu"
+    config = frozen(
+        training_settings(VAE, epochs=20, batch_size=50, patience=2, anneal_share=0.0, device="cpu")
     )
     checkpoint = Checkpointing(tmp_path / "run.pt", every=100)  # written when it stops
     first = train_autoencoder(config, train, fold_in, target, checkpointing=checkpoint)

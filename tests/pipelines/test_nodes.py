@@ -8,10 +8,10 @@ import scipy.sparse as sp
 from tests.markdown_tables import markdown_tables
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
 from vaeops.errors import DataError
-from vaeops.jobs.training import training_curves
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.ingestion.nodes import ingest_interactions
 from vaeops.pipelines.training.nodes import train_recommender
+from vaeops.reports.training import training_curves
 
 DATASET_PARAMS = {
     "name": "custom",
