@@ -11,13 +11,14 @@ from tests.matrices import csr
 from tests.settings import model_settings
 from vaeops.recommenders.evaluation import (
     evaluate_beside_popularity,
-    markdown_table,
     named_metrics,
     per_user_frame,
     report,
 )
 from vaeops.recommenders.metrics import Evaluation, evaluate
 from vaeops.recommenders.models import build_model, load_model, saved_config
+from vaeops.recommenders.settings import EvaluationParameters
+from vaeops.reports.evaluation import markdown_table
 
 # Item popularity in training: 3, 2, 1, 0 clicks, so popularity ranks items 0, 1, 2, 3.
 TRAIN = csr([[0, 1, 2], [0, 1], [0]])
@@ -36,7 +37,12 @@ def untrained_weights() -> tuple[dict, dict]:
 def test_popularity_is_scored_beside_the_model_on_the_same_users():
     weights, config = untrained_weights()
     results = evaluate_beside_popularity(
-        weights, config, TRAIN, FOLD_IN, TARGET, {"ks": [1, 3], "batch_size": 2, "device": "cpu"}
+        weights,
+        config,
+        TRAIN,
+        FOLD_IN,
+        TARGET,
+        EvaluationParameters(ks=[1, 3], batch_size=2, device="cpu"),
     )
     assert list(results) == ["multdae", "popularity"]
     popularity = results["popularity"]

@@ -12,13 +12,13 @@ from tests.markdown_tables import markdown_tables
 from tests.settings import model_settings
 from tests.test_latent import random_clicks, tiny_vae
 from vaeops.recommenders.latent import encode_users
-from vaeops.recommenders.latent_tables import (
+from vaeops.recommenders.models import build_model
+from vaeops.reports.latent_tables import (
     describe_items,
     neighbours_markdown,
     popular_item_neighbours,
     traversal_markdown,
 )
-from vaeops.recommenders.models import build_model
 
 # Cosines: 0~1 10/√101 = 0.9950, 1~2 12/√505 = 0.5340, 0~2 1/√5 = 0.4472, 3 opposes 0.
 VECTORS = torch.tensor([[1.0, 0.0], [10.0, 1.0], [1.0, 2.0], [-1.0, 0.0]])

@@ -17,17 +17,20 @@ from vaeops.pipelines.reporting.nodes import (
 )
 from vaeops.recommenders.latent import count_active_dimensions, kl_per_dimension
 from vaeops.recommenders.models import saved_config
+from vaeops.recommenders.settings import ReportingParameters, UserMapParameters
 from vaeops.recommenders.training import train_autoencoder
 
-REPORTING = {
-    "device": "cpu",
-    "batch_size": 64,
-    "seed": 1,
-    "user_map": {"projection": "pca", "max_genres_in_legend": 8},
-    "item_neighbours": {"n_items": 4, "n_neighbours": 3},
-    "traversal": {"steps": 4, "top_k": 5},
-    "posterior": {"active_threshold_nats": 0.01},
-}
+REPORTING = ReportingParameters.model_validate(
+    {
+        "device": "cpu",
+        "batch_size": 64,
+        "seed": 1,
+        "user_map": {"projection": "pca", "max_genres_in_legend": 8},
+        "item_neighbours": {"n_items": 4, "n_neighbours": 3},
+        "traversal": {"steps": 4, "top_k": 5},
+        "posterior": {"active_threshold_nats": 0.01},
+    }
+)
 LATENT_DIM = 4
 
 
@@ -170,7 +173,9 @@ def test_an_unknown_projection_is_reported_with_the_valid_ones(planted):
     posteriors = encode_posteriors(
         planted["weights"], planted["config"], planted["train"], planted["test"], REPORTING
     )
-    bad = {**REPORTING, "user_map": {"projection": "mds", "max_genres_in_legend": 8}}
+    # The schema refuses it first; the core refuses it too, when called directly.
+    unknown = UserMapParameters.model_construct(projection="mds", max_genres_in_legend=8)
+    bad = REPORTING.model_copy(update={"user_map": unknown})
     with pytest.raises(ValueError, match="pca, tsne or umap"):
         plot_user_maps(
             posteriors, planted["train"], planted["test"], planted["items"], planted["config"], bad

@@ -13,6 +13,7 @@ from vaeops.data.sparse import resolve_device
 from vaeops.recommenders import configurations
 from vaeops.recommenders.settings import TrainingParameters
 from vaeops.recommenders.training import TrainingDiverged, train_autoencoder
+from vaeops.reports.configurations import comparison_report
 
 
 def tune_hyperparameters(
@@ -110,5 +111,5 @@ def compare_on_test(
     )
     return {
         "metrics": configurations.comparison_metrics(scores),
-        "report": configurations.comparison_report(scores, best_params["training"]),
+        "report": comparison_report(scores, best_params["training"]),
     }

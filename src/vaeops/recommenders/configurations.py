@@ -18,10 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import scipy.sparse as sp
 import torch
-import yaml
 
 from vaeops.recommenders.metrics import evaluate
 from vaeops.recommenders.models import MODEL_CLASSES, MultVAE
@@ -180,39 +178,3 @@ def comparison_metrics(scores: Mapping[str, Mapping[str, float]]) -> dict[str, d
         for name, values in scores.items()
         for metric, value in values.items()
     }
-
-
-def comparison_report(scores: Mapping[str, Mapping[str, float]], tuned_training: dict) -> str:
-    """Markdown: the ``default`` and ``tuned`` scores side by side, a verdict per NDCG,
-    and the tuned ``training`` block to copy into a parameters file."""
-    table = pd.DataFrame.from_dict(scores, orient="index").rename_axis("configuration")
-    verdicts = []
-    for key in [m for m in table.columns if m.startswith(("val/ndcg_at_", "test/ndcg_at_"))]:
-        tuned, default = scores["tuned"][key], scores["default"][key]
-        verdict = (
-            "higher than" if tuned > default else "lower than" if tuned < default else "equal to"
-        )
-        verdicts.append(
-            f"- {key}: tuned {tuned:.4f} is {verdict} default {default:.4f} "
-            f"({tuned - default:+.4f})."
-        )
-    tuned_yaml = yaml.safe_dump({"training": tuned_training}, sort_keys=False).rstrip()
-    return "\n".join(
-        [
-            "# Tuned vs default configuration",
-            "",
-            "Both were trained alike (best-validation checkpoint) and scored once on the test "
-            "users.",
-            "",
-            table.to_markdown(floatfmt=".4f"),
-            "",
-            *verdicts,
-            "",
-            "Tuned `training` parameters:",
-            "",
-            "```yaml",
-            tuned_yaml,
-            "```",
-            "",
-        ]
-    )

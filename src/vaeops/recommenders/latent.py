@@ -4,7 +4,8 @@ A Mult-VAE is only as trustworthy as its latent space looks: collapsed dimension
 mean β is too strong, users scattered at random mean the encoder learned little,
 and items whose decoder vectors sit next to unrelated items mean the model ranks by
 popularity alone. This module computes those views from the model itself (torch and
-numpy only); ``latent_views`` draws them and ``latent_tables`` tabulates them.
+numpy only); ``vaeops.reports.latent_views`` draws them and ``vaeops.reports.latent_tables``
+tabulates them.
 
 Active dimensions use the KL criterion: dimension ``d`` is active when the KL of
 ``q(z_d | x)`` from the prior ``N(0, 1)``, averaged over users, exceeds a threshold

@@ -42,7 +42,7 @@ from vaeops.recommenders.retraining import (
     interactions_fingerprint,
     retraining_outcome,
 )
-from vaeops.recommenders.settings import TrainingParameters
+from vaeops.recommenders.settings import EvaluationParameters, TrainingParameters
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def _retrain(
         split.train,
         split.test_fold_in,
         split.test_target,
-        evaluation,
+        EvaluationParameters.model_validate(evaluation),
     )
     test_metrics = named_metrics(summaries(evaluations), model_config["kind"])
     challenger = models.register(
