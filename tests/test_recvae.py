@@ -7,9 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from tests.devices import DEVICES
-from tests.settings import model_settings
+from tests.settings import model_block, model_settings
 from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.models import RecVAE, build_model
+from vaeops.recommenders.settings import ModelParameters
 
 
 def clicks(rows, cols, seed):
@@ -78,7 +79,7 @@ def test_loss_equals_the_dense_formulation_with_the_composite_prior(device):
 
 
 def test_phases_alternate_encoder_and_decoder_and_refresh_the_prior():
-    model = build_model({"kind": "recvae", "n_items": 30, "hidden_dims": [8], "latent_dim": 4})
+    model = build_model(model_settings("recvae", hidden_dims=[8], latent_dim=4), 30)
     encoder_phase, decoder_phase = model.training_phases()
     assert (encoder_phase.name, encoder_phase.passes, encoder_phase.input_dropout) == (
         "encoder",
@@ -107,4 +108,10 @@ def test_phases_alternate_encoder_and_decoder_and_refresh_the_prior():
 
 def test_recvae_needs_one_hidden_width():
     with pytest.raises(ValueError, match="hidden_dims to one value"):
-        build_model({"kind": "recvae", "n_items": 30, "hidden_dims": [8, 4]})
+        build_model(model_settings("recvae", hidden_dims=[8, 4]), 30)
+
+
+def test_a_recvae_needs_its_kl_weight_and_passes():
+    without_gamma = {k: v for k, v in model_block("recvae").items() if k != "gamma"}
+    with pytest.raises(ValueError, match="a recvae model needs gamma"):
+        ModelParameters.model_validate(without_gamma)

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 import click
 from pydantic import (
+    BaseModel,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -440,6 +441,19 @@ def _dotted(params: Mapping[str, Any], location: Sequence[str | int]) -> str:
 
 def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
+
+
+def plain_settings(value: Any) -> Any:
+    """``value`` with every settings model in it back as the dictionary it was read from.
+
+    Kedro validates a node's parameters into the model its signature names before the
+    run starts, so the run's parameters hold models; what reads them by key (the run's
+    title, kedro-mlflow's logged params) sees the keys the YAML gave, as before."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    if isinstance(value, Mapping):
+        return {key: plain_settings(item) for key, item in value.items()}
+    return value
 
 
 def typed_inputs(func: Any, input_names: Sequence[str], inputs: Mapping[str, Any]) -> dict:
