@@ -95,7 +95,7 @@ def test_saved_weights_serve_what_the_trained_model_serves(trained_recommender):
     model = trained_recommender.model
     popularity = np.arange(20, dtype=float)
     restored = Recommender.from_weights(
-        model.state_dict(), model.config.to_dict(), ITEM_IDS, popularity, default_k=5, max_k=20
+        model.state_dict(), saved_config(model), ITEM_IDS, popularity, default_k=5, max_k=20
     )
     requests = [Request([100, 103, 107]), Request([201, 204], k=8)]
     for served, original in zip(
