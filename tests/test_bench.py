@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from vaeops.recommenders.models import ModelConfig
-from vaeops.recommenders.training import TrainingConfig, train_autoencoder
+from tests.settings import model_settings, training_settings
+from vaeops.recommenders.training import train_autoencoder
 from vaeops.tools.speed_training import gowalla, model_flops_per_user, synthetic
 
 EXPECTED_FIELDS = {
@@ -71,8 +71,8 @@ def test_bench_trains_with_the_trainers_own_loop(tmp_path):
         check=True,
     )
     train, _, _ = synthetic("tiny", seed=3)
-    config = TrainingConfig(epochs=2, batch_size=500, seed=3, device="cpu", precision="fp32")
-    trained = train_autoencoder(ModelConfig(kind="multvae", n_items=500), train, None, None, config)
+    config = training_settings(epochs=2, batch_size=500, seed=3, device="cpu", precision="fp32")
+    trained = train_autoencoder(config, train, None, None)
     saved = torch.load(weights)["state_dict"]
     for name, value in trained.model.state_dict().items():
         torch.testing.assert_close(saved[name], value)
@@ -88,7 +88,7 @@ def test_gowalla_reads_the_lightgcn_files_into_train_and_test_matrices(tmp_path)
 
 
 def test_flop_count_of_the_paper_architecture():
-    forward, train = model_flops_per_user(ModelConfig(kind="multvae", n_items=1000), mean_nnz=10)
+    forward, train = model_flops_per_user(model_settings(), 1000, mean_nnz=10)
     dense = 600 * 400 + 200 * 600 + 600 * 1000
     assert forward == 2 * dense + 2 * 10 * 600
     assert train == 6 * dense + 4 * 10 * 600

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from tests.markdown_tables import markdown_tables
 from tests.matrices import csr
+from tests.settings import training_settings
 from tests.test_models import small_problem
 from vaeops.errors import DataError
 from vaeops.recommenders import benchmark
@@ -24,9 +25,8 @@ from vaeops.recommenders.benchmark import (
     refit_settings,
     selected_models,
 )
-from vaeops.recommenders.configurations import train_configuration
 from vaeops.recommenders.metrics import Evaluation
-from vaeops.recommenders.training import TrainingConfig
+from vaeops.recommenders.training import train_autoencoder
 
 TABLE_METRICS = (
     "ndcg_at_100",
@@ -173,7 +173,9 @@ def test_an_autoencoder_keeps_its_best_validation_epoch_then_retrains_to_it_on_a
 
     def trainer(name, settings, train, validation):
         calls.append((name, settings, train, validation))
-        return train_configuration(settings, train, *(validation or (None, None)))
+        return train_autoencoder(
+            training_settings(**settings), train, *(validation or (None, None))
+        )
 
     multdae = {
         "model": {"kind": "multdae", "hidden_dims": [], "latent_dim": 2},
@@ -214,16 +216,18 @@ def test_a_refit_retraces_the_choosing_run_up_to_its_kept_epoch():
         "patience": None,
         "device": "cpu",
     }
-    chose = train_configuration(settings, train, fold_in, target)
+    chose = train_autoencoder(training_settings(**settings), train, fold_in, target)
     kept = dataclasses.replace(chose, best_epoch=2)
-    refit = train_configuration(refit_settings(settings, kept), train, None, None)
+    refit = train_autoencoder(
+        training_settings(**refit_settings(settings, kept)), train, None, None
+    )
     # Same data here, so the refit is the choosing run's first two epochs, β included
     # (it reaches its cap at update 12 in both, although the refit plans 8 updates).
     assert [r["beta"] for r in refit.history] == [r["beta"] for r in chose.history[:2]]
     assert [r["loss"] for r in refit.history] == pytest.approx(
         [r["loss"] for r in chose.history[:2]], rel=1e-6
     )
-    paper = dataclasses.replace(kept, config=TrainingConfig(epochs=6, total_anneal_steps=100))
+    paper = dataclasses.replace(kept, config=training_settings(epochs=6, total_anneal_steps=100))
     assert "anneal_share" not in refit_settings({"epochs": 6}, paper)
 
 
@@ -288,7 +292,9 @@ def test_no_choice_depends_on_the_test_part():
     }
 
     def trainer(name, settings, train, validation):
-        return train_configuration(settings, train, *(validation or (None, None)))
+        return train_autoencoder(
+            training_settings(**settings), train, *(validation or (None, None))
+        )
 
     def run(test_target):
         data = given_split_data(

@@ -4,18 +4,19 @@ import pytest
 import yaml
 
 from tests.markdown_tables import markdown_tables
+from tests.settings import training_settings
 from tests.test_latent import random_clicks
 from vaeops.recommenders.configurations import (
     TRAINED_BLOCK,
     best_parameters_file,
     compare_on_test,
     comparison_metrics,
-    comparison_report,
     current_values,
     data_signature,
     study_name,
     with_values,
 )
+from vaeops.reports.configurations import comparison_report
 
 TRAINING = {
     "model": {"kind": "multvae", "hidden_dims": [600, 600], "latent_dim": 200},
@@ -112,13 +113,13 @@ def test_comparison_report_tabulates_scores_and_says_which_is_higher():
 
 def test_the_same_block_under_two_names_scores_the_same():
     clicks = random_clicks(40, 30, 6)
-    training = {
-        "model": {"kind": "multvae", "hidden_dims": [8], "latent_dim": 4},
-        "epochs": 2,
-        "batch_size": 20,
-        "validation_k": 5,
-        "device": "cpu",
-    }
+    training = training_settings(
+        {"hidden_dims": [8], "latent_dim": 4},
+        epochs=2,
+        batch_size=20,
+        validation_k=5,
+        device="cpu",
+    )
     labels = []
 
     def progress(epochs, label):

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from tests.given_splits import write_lightgcn_split
+from tests.settings import training_settings
 from vaeops.recommenders.benchmark import given_split_data, read_given_split
-from vaeops.recommenders.models import ModelConfig
-from vaeops.recommenders.training import TrainingConfig, train_autoencoder
+from vaeops.recommenders.training import train_autoencoder
 
 ROOT = Path(__file__).parents[1]
 GIVEN_SPLIT = yaml.safe_load((ROOT / "conf/base/parameters_benchmark_given_split.yml").read_text())[
@@ -44,13 +44,12 @@ def test_it_keeps_the_benchmarks_epoch_and_reports_the_best_test_epoch_beside_it
     split = read_given_split({"name": "lightgcn", "raw_dir": folder, "path": folder})
     data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
     pipeline = train_autoencoder(
-        ModelConfig(kind="multvae", n_items=split.train.shape[1]),
+        training_settings(
+            epochs=12, anneal_cap=1.0, anneal_share=0.05, patience=3, validation_k=20, device="cpu"
+        ),
         data.train,
         data.validation_fold_in,
         data.validation_target,
-        TrainingConfig(
-            epochs=12, anneal_cap=1.0, anneal_share=0.05, patience=3, validation_k=20, device="cpu"
-        ),
     )
     assert [r["epoch"] for r in curve] == list(range(1, pipeline.stopped_epoch + 1))
     assert summary["kept_on_validation"]["epoch"] == pipeline.best_epoch

@@ -8,15 +8,17 @@ import torch
 
 from tests.markdown_tables import markdown_tables
 from tests.matrices import csr
+from tests.settings import model_settings
 from vaeops.recommenders.evaluation import (
     evaluate_beside_popularity,
-    markdown_table,
     named_metrics,
     per_user_frame,
     report,
 )
 from vaeops.recommenders.metrics import Evaluation, evaluate
-from vaeops.recommenders.models import ModelConfig, build_model, load_model
+from vaeops.recommenders.models import build_model, load_model, saved_config
+from vaeops.recommenders.settings import EvaluationParameters
+from vaeops.reports.evaluation import markdown_table
 
 # Item popularity in training: 3, 2, 1, 0 clicks, so popularity ranks items 0, 1, 2, 3.
 TRAIN = csr([[0, 1, 2], [0, 1], [0]])
@@ -27,15 +29,20 @@ TARGET = csr([[1], [3], []])
 
 
 def untrained_weights() -> tuple[dict, dict]:
-    config = ModelConfig(kind="multdae", n_items=4, hidden_dims=[], latent_dim=2)
     torch.manual_seed(0)
-    return build_model(config).state_dict(), config.to_dict()
+    model = build_model(model_settings("multdae", hidden_dims=[], latent_dim=2), 4)
+    return model.state_dict(), saved_config(model)
 
 
 def test_popularity_is_scored_beside_the_model_on_the_same_users():
     weights, config = untrained_weights()
     results = evaluate_beside_popularity(
-        weights, config, TRAIN, FOLD_IN, TARGET, {"ks": [1, 3], "batch_size": 2, "device": "cpu"}
+        weights,
+        config,
+        TRAIN,
+        FOLD_IN,
+        TARGET,
+        EvaluationParameters(ks=[1, 3], batch_size=2, device="cpu"),
     )
     assert list(results) == ["multdae", "popularity"]
     popularity = results["popularity"]

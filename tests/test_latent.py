@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from tests.settings import model_settings
 from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.latent import (
     Posterior,
@@ -19,7 +20,7 @@ from vaeops.recommenders.latent import (
     posteriors_by_split,
     principal_components_2d,
 )
-from vaeops.recommenders.models import ModelConfig, build_model
+from vaeops.recommenders.models import build_model
 
 LATENT_DIM = 6
 
@@ -35,9 +36,7 @@ def random_clicks(n_users: int, n_items: int, per_user: int, seed: int = 0) -> s
 
 def tiny_vae(n_items: int = 30):
     torch.manual_seed(0)
-    return build_model(
-        ModelConfig(kind="multvae", n_items=n_items, hidden_dims=[8], latent_dim=LATENT_DIM)
-    )
+    return build_model(model_settings("multvae", hidden_dims=[8], latent_dim=LATENT_DIM), n_items)
 
 
 def set_encoder_output(model, mu: float, logvar: float) -> None:
@@ -102,7 +101,7 @@ def test_posteriors_by_split_encode_each_split_and_are_empty_for_a_mult_dae():
     assert list(posteriors) == ["train", "test"]
     assert torch.equal(posteriors["test"].mu, encode_users(model, test, batch_size=4).mu)
     assert posteriors["train"].logvar.shape == (12, LATENT_DIM)
-    dae = build_model(ModelConfig(kind="multdae", n_items=30, hidden_dims=[], latent_dim=8))
+    dae = build_model(model_settings("multdae", hidden_dims=[], latent_dim=8), 30)
     assert posteriors_by_split(dae, {"train": train}, batch_size=4) == {}
 
 
@@ -141,7 +140,7 @@ def two_cluster_clicks(n_users: int = 200, cluster_size: int = 10, seed: int = 0
 
 def test_item_neighbours_of_a_trained_model_stay_within_their_planted_cluster():
     torch.manual_seed(0)
-    model = build_model(ModelConfig(kind="multvae", n_items=20, hidden_dims=[16], latent_dim=4))
+    model = build_model(model_settings("multvae", hidden_dims=[16], latent_dim=4), 20)
     optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
     clicks = DeviceCSR(two_cluster_clicks()).rows(0, 200)
     model.train()

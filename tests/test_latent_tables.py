@@ -9,15 +9,16 @@ import scipy.sparse as sp
 import torch
 
 from tests.markdown_tables import markdown_tables
+from tests.settings import model_settings
 from tests.test_latent import random_clicks, tiny_vae
 from vaeops.recommenders.latent import encode_users
-from vaeops.recommenders.latent_tables import (
+from vaeops.recommenders.models import build_model
+from vaeops.reports.latent_tables import (
     describe_items,
     neighbours_markdown,
     popular_item_neighbours,
     traversal_markdown,
 )
-from vaeops.recommenders.models import ModelConfig, build_model
 
 # Cosines: 0~1 10/√101 = 0.9950, 1~2 12/√505 = 0.5340, 0~2 1/√5 = 0.4472, 3 opposes 0.
 VECTORS = torch.tensor([[1.0, 0.0], [10.0, 1.0], [1.0, 2.0], [-1.0, 0.0]])
@@ -98,7 +99,7 @@ def test_traversal_runs_between_the_ends_of_the_first_principal_axis():
 
 
 def test_traversal_of_a_model_without_posterior_says_why():
-    model = build_model(ModelConfig(kind="multdae", n_items=30, hidden_dims=[], latent_dim=8))
+    model = build_model(model_settings("multdae", hidden_dims=[], latent_dim=8), 30)
     markdown = traversal_markdown(model, {}, random_clicks(4, 30, 3), ["a"] * 4, ["t"] * 30, 3, 4)
     assert markdown.startswith("# Latent traversal\n")
     assert "multdae model has no approximate posterior" in markdown

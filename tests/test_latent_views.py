@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import torch
 
 from vaeops.recommenders.latent import Posterior
-from vaeops.recommenders.latent_views import (
+from vaeops.reports.latent_views import (
     NO_GENRE,
     OTHER_GENRES,
     characteristic_genres,

@@ -17,10 +17,11 @@ import mlflow
 import pytest
 
 from tests.mlflow_store import tracking_into
+from tests.settings import training_settings
 from vaeops.adapters.mlflow.registry import CHAMPION, ModelRegistry, TrainedRecommender
 from vaeops.data.splits import liang_split
-from vaeops.recommenders.models import ModelConfig
-from vaeops.recommenders.training import TrainingConfig, train_autoencoder
+from vaeops.recommenders.models import saved_config
+from vaeops.recommenders.training import train_autoencoder
 
 MODEL = "vaeops-multvae"
 STAR_WARS, EMPIRE, JEDI = 50, 172, 181  # MovieLens 100K item ids
@@ -48,18 +49,18 @@ def champion(ml100k_interactions, tmp_path_factory) -> tuple[str, list[int]]:
     and the model's item catalogue."""
     folder = tmp_path_factory.mktemp("served")
     split = liang_split(ml100k_interactions)
-    config = ModelConfig(
-        kind="multvae", n_items=split.train.shape[1], hidden_dims=[64], latent_dim=16
+    config = training_settings(
+        {"hidden_dims": [64], "latent_dim": 16}, epochs=2, batch_size=100, device="cpu"
     )
     result = train_autoencoder(
-        config,
-        split.train,
-        split.validation_fold_in,
-        split.validation_target,
-        TrainingConfig(epochs=2, batch_size=100, device="cpu"),
+        config, split.train, split.validation_fold_in, split.validation_target
     )
     trained = TrainedRecommender(
-        result.model.state_dict(), config.to_dict(), split.item_map, split.train, split.user_map
+        result.model.state_dict(),
+        saved_config(result.model),
+        split.item_map,
+        split.train,
+        split.user_map,
     )
     with tracking_into(folder) as client, mlflow.start_run():
         ModelRegistry(MODEL).register(

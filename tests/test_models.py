@@ -7,16 +7,15 @@ import torch
 import torch.nn.functional as F
 
 from tests.devices import DEVICES
+from tests.settings import model_settings, training_settings
 from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.baselines import Popularity
 from vaeops.recommenders.metrics import evaluate, scipy_scorer
-from vaeops.recommenders.models import ModelConfig, MultDAE, MultVAE, build_model
-from vaeops.recommenders.training import (
-    TrainingConfig,
-    TrainingDiverged,
-    kl_weight,
-    train_autoencoder,
-)
+from vaeops.recommenders.models import MultDAE, MultVAE, build_model
+from vaeops.recommenders.training import TrainingDiverged, kl_weight, train_autoencoder
+
+# The architecture of the small problem's model: 40 items, 16 hidden, 4 latent.
+SMALL = {"hidden_dims": [16], "latent_dim": 4}
 
 
 def binary_csr(rows, cols, density, seed):
@@ -44,8 +43,8 @@ def dense_reference_loss(model: MultVAE, x: torch.Tensor, eps: torch.Tensor, bet
 def test_sparse_training_step_equals_dense_reference_in_fp32(device):
     torch.manual_seed(0)
     matrix = binary_csr(16, 30, 0.2, seed=1)
-    config = ModelConfig(kind="multvae", n_items=30, hidden_dims=[12], latent_dim=4, dropout=0.0)
-    fast, plain = MultVAE(config).to(device), MultVAE(config).to(device)
+    config = model_settings(hidden_dims=[12], latent_dim=4, dropout=0.0)
+    fast, plain = MultVAE(config, 30).to(device), MultVAE(config, 30).to(device)
     plain.load_state_dict(fast.state_dict())
     batch = DeviceCSR(matrix, device).rows(0, 16)
     eps = torch.randn(16, 4, device=device)
@@ -72,20 +71,20 @@ def test_sparse_training_step_equals_dense_reference_in_fp32(device):
 
 
 def test_architecture_follows_the_paper():
-    vae = build_model({"kind": "multvae", "n_items": 100, "hidden_dims": [600], "latent_dim": 200})
+    vae = build_model(model_settings(hidden_dims=[600], latent_dim=200), 100)
     assert vae.input_layer.weight.shape == (100, 600)
     assert [layer.out_features for layer in vae.encoder] == [400]  # mean and log-variance
     assert [layer.out_features for layer in vae.decoder] == [600, 100]
-    dae = build_model({"kind": "multdae", "n_items": 100, "hidden_dims": [], "latent_dim": 200})
+    dae = build_model(model_settings("multdae", hidden_dims=[], latent_dim=200), 100)
     assert isinstance(dae, MultDAE)
     assert dae.input_layer.weight.shape == (100, 200)
     assert [layer.out_features for layer in dae.decoder] == [100]
     with pytest.raises(ValueError, match="multvae"):
-        build_model({"kind": "vae", "n_items": 3})
+        model_settings("vae")
 
 
 def test_inference_uses_the_mean_and_training_samples():
-    model = MultVAE(ModelConfig(kind="multvae", n_items=20, hidden_dims=[8], latent_dim=3))
+    model = MultVAE(model_settings("multvae", hidden_dims=[8], latent_dim=3), 20)
     batch = DeviceCSR(binary_csr(4, 20, 0.3, seed=2)).rows(0, 4)
     model.eval()
     torch.testing.assert_close(model.score(batch), model.score(batch))
@@ -98,7 +97,7 @@ def test_inference_uses_the_mean_and_training_samples():
 
 def test_the_absolute_form_reproduces_the_paper_schedule():
     # beta = min(0.2, updates / 200,000): the cap is reached at update 40,000.
-    updates_to_cap = TrainingConfig(total_anneal_steps=200_000).updates_to_cap(234)
+    updates_to_cap = training_settings(total_anneal_steps=200_000).updates_to_cap(234)
     assert updates_to_cap == 40_000
     assert kl_weight(0, 0.2, updates_to_cap) == 0.0
     assert kl_weight(20_000, 0.2, updates_to_cap) == pytest.approx(0.1)
@@ -110,7 +109,7 @@ def test_the_absolute_form_reproduces_the_paper_schedule():
 def test_the_relative_schedule_reaches_the_cap_on_any_dataset():
     # The default share reproduces the paper's trajectory on ML-20M (234 updates an
     # epoch, cap near update 40,000 of 46,800) and reaches the cap on ML-100K (2 an epoch).
-    config = TrainingConfig(epochs=200)
+    config = training_settings(epochs=200)
     assert config.updates_to_cap(234) == pytest.approx(40_000, rel=0.01)
     assert config.updates_to_cap(2) == 340
     assert kl_weight(340, config.anneal_cap, config.updates_to_cap(2)) == config.anneal_cap
@@ -141,11 +140,8 @@ def test_training_logs_the_beta_schedule_and_keeps_the_best_epoch():
     train, fold_in, target = small_problem()
     seen = []
     result = train_autoencoder(
-        ModelConfig(kind="multvae", n_items=40, hidden_dims=[16], latent_dim=4),
-        train,
-        fold_in,
-        target,
-        TrainingConfig(
+        training_settings(
+            SMALL,
             epochs=6,
             batch_size=50,
             learning_rate=0.03,
@@ -153,6 +149,9 @@ def test_training_logs_the_beta_schedule_and_keeps_the_best_epoch():
             total_anneal_steps=40,
             device="cpu",
         ),
+        train,
+        fold_in,
+        target,
         callbacks=(seen.append,),
     )
     # 4 updates per epoch; beta is read before the last update of each epoch.
@@ -169,10 +168,9 @@ def test_training_logs_the_beta_schedule_and_keeps_the_best_epoch():
 
 def test_cpu_training_is_reproducible_with_a_seed():
     train, fold_in, target = small_problem()
-    model_config = ModelConfig(kind="multvae", n_items=40, hidden_dims=[16], latent_dim=4)
-    config = TrainingConfig(epochs=2, batch_size=50, device="cpu", seed=7)
-    first = train_autoencoder(model_config, train, fold_in, target, config)
-    second = train_autoencoder(model_config, train, fold_in, target, config)
+    config = training_settings(SMALL, epochs=2, batch_size=50, device="cpu", seed=7)
+    first = train_autoencoder(config, train, fold_in, target)
+    second = train_autoencoder(config, train, fold_in, target)
     assert first.history[-1]["loss"] == second.history[-1]["loss"]
     for a, b in zip(
         first.model.state_dict().values(), second.model.state_dict().values(), strict=True
@@ -182,10 +180,9 @@ def test_cpu_training_is_reproducible_with_a_seed():
 
 def test_without_validation_users_every_epoch_runs_and_the_last_is_kept():
     train, fold_in, target = small_problem()
-    model_config = ModelConfig(kind="multvae", n_items=40, hidden_dims=[16], latent_dim=4)
-    config = TrainingConfig(epochs=3, batch_size=50, learning_rate=0.03, device="cpu")
-    validated = train_autoencoder(model_config, train, fold_in, target, config)
-    fixed_length = train_autoencoder(model_config, train, None, None, config)
+    config = training_settings(SMALL, epochs=3, batch_size=50, learning_rate=0.03, device="cpu")
+    validated = train_autoencoder(config, train, fold_in, target)
+    fixed_length = train_autoencoder(config, train, None, None)
 
     assert fixed_length.best_epoch == 3 and math.isnan(fixed_length.best_validation_ndcg)
     assert not any(name.startswith("val_") for name in fixed_length.history[-1])
@@ -196,18 +193,17 @@ def test_without_validation_users_every_epoch_runs_and_the_last_is_kept():
         validated.history[-1]["val_ndcg_at_100"], abs=1e-6
     )
     with pytest.raises(ValueError, match="both validation_fold_in and validation_target"):
-        train_autoencoder(model_config, train, fold_in, None, config)
+        train_autoencoder(config, train, fold_in, None)
 
 
 def test_diverging_loss_raises_a_clear_error():
     train, fold_in, target = small_problem()
     with pytest.raises(TrainingDiverged, match="learning rate"):
         train_autoencoder(
-            ModelConfig(kind="multvae", n_items=40, hidden_dims=[16], latent_dim=4),
+            training_settings(SMALL, epochs=2, batch_size=50, learning_rate=1e30, device="cpu"),
             train,
             fold_in,
             target,
-            TrainingConfig(epochs=2, batch_size=50, learning_rate=1e30, device="cpu"),
         )
 
 
@@ -215,9 +211,7 @@ def test_diverging_loss_raises_a_clear_error():
 def test_bf16_autocast_changes_the_loss_only_by_rounding(device):
     torch.manual_seed(0)
     model = (
-        MultVAE(ModelConfig(kind="multvae", n_items=300, hidden_dims=[64], latent_dim=16))
-        .to(device)
-        .eval()
+        MultVAE(model_settings("multvae", hidden_dims=[64], latent_dim=16), 300).to(device).eval()
     )
     batch = DeviceCSR(binary_csr(32, 300, 0.05, seed=3), device).rows(0, 32)
     full, _, _ = model.loss(batch, beta=0.2)
@@ -232,11 +226,10 @@ def test_training_runs_on_each_device_in_each_precision(device):
     train, fold_in, target = small_problem()
     for precision in ("fp32", "bf16"):
         result = train_autoencoder(
-            ModelConfig(kind="multvae", n_items=40, hidden_dims=[16], latent_dim=4),
+            training_settings(SMALL, epochs=2, batch_size=50, device=device, precision=precision),
             train,
             fold_in,
             target,
-            TrainingConfig(epochs=2, batch_size=50, device=device, precision=precision),
         )
         assert result.device.startswith(device)
         assert all(np.isfinite(r["loss"]) for r in result.history)
@@ -244,4 +237,4 @@ def test_training_runs_on_each_device_in_each_precision(device):
 
 def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="bf16"):
-        TrainingConfig(precision="fp16")
+        training_settings(precision="fp16")

@@ -173,35 +173,6 @@ def test_the_shipped_recvae_environment_is_the_one_docs_tuning_shows():
         assert shipped == yaml.safe_load(text), name
 
 
-def test_a_node_receives_the_settings_model_its_signature_names(shipped):
-    """typed_inputs validates only the inputs bound to a parameter annotated with a settings
-    block (``params:`` or derived by a node); other inputs and unannotated parameters keep
-    Kedro's value."""
-    from vaeops.adapters.kedro.parameters import typed_inputs
-    from vaeops.schema import Block
-
-    class Training(Block):
-        epochs: int
-        batch_size: int
-
-    def node_function(matrix, training: Training, raw: dict, derived: Training) -> None: ...
-
-    inputs = {
-        "train_matrix": object(),
-        "params:training": {"epochs": 3, "batch_size": 10},
-        "params:raw": {"epochs": 3},
-        "merged_training": {"epochs": 5, "batch_size": 10},
-    }
-    typed = typed_inputs(node_function, list(inputs), inputs)
-    assert list(typed) == ["params:training", "merged_training"]
-    assert typed["params:training"] == Training(epochs=3, batch_size=10)
-    assert typed["merged_training"] == Training(epochs=5, batch_size=10)
-
-    inputs["params:training"] = {"epochs": "3", "batch_size": 10}
-    with pytest.raises(ParameterError, match=r"Invalid training:\n  epochs: expected"):
-        typed_inputs(node_function, list(inputs), inputs)
-
-
 def test_contour_params_must_be_searched(shipped):
     params = changed(shipped, "tuning.contour_params", ["anneal_cap", "model.gamma"])
     assert problems(params) == [

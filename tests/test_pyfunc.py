@@ -10,11 +10,12 @@ import torch
 from mlflow.exceptions import MlflowException
 
 from tests.mlflow_store import tracking_into
+from tests.settings import training_settings
 from tests.test_serving import COMMUNITY_A, ITEM_IDS, community_clicks, split_rows
 from vaeops.adapters.mlflow.pyfunc import log_recommender
-from vaeops.recommenders.models import ModelConfig
+from vaeops.recommenders.models import saved_config
 from vaeops.recommenders.serving import Recommender, Request
-from vaeops.recommenders.training import TrainingConfig, train_autoencoder
+from vaeops.recommenders.training import train_autoencoder
 
 
 @pytest.fixture
@@ -27,15 +28,16 @@ def tracking_store(tmp_path):
 def trained():
     train = community_clicks(100, seed=0)
     fold_in, target = split_rows(community_clicks(10, seed=1), n_fold_in=4)
-    config = ModelConfig(kind="multvae", n_items=20, hidden_dims=[16], latent_dim=4)
-    result = train_autoencoder(
-        config,
-        train,
-        fold_in,
-        target,
-        TrainingConfig(epochs=3, batch_size=50, validation_k=10, device="cpu", seed=3),
+    config = training_settings(
+        {"hidden_dims": [16], "latent_dim": 4},
+        epochs=3,
+        batch_size=50,
+        validation_k=10,
+        device="cpu",
+        seed=3,
     )
-    return train, config, result.model
+    result = train_autoencoder(config, train, fold_in, target)
+    return train, saved_config(result.model), result.model
 
 
 def test_a_logged_model_loads_back_without_pickle_and_answers_like_the_core(
@@ -47,7 +49,7 @@ def test_a_logged_model_loads_back_without_pickle_and_answers_like_the_core(
     with mlflow.start_run():
         info = log_recommender(
             model.state_dict(),
-            config.to_dict(),
+            config,
             pd.Series(ITEM_IDS),
             popularity,
             seen_users,

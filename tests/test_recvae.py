@@ -7,8 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from tests.devices import DEVICES
+from tests.settings import model_block, model_settings
 from vaeops.data.sparse import DeviceCSR
-from vaeops.recommenders.models import ModelConfig, RecVAE, build_model
+from vaeops.recommenders.models import RecVAE, build_model
+from vaeops.recommenders.settings import ModelParameters
 
 
 def clicks(rows, cols, seed):
@@ -38,8 +40,8 @@ def dense_encoder(encoder, x):
 def test_loss_equals_the_dense_formulation_with_the_composite_prior(device):
     torch.manual_seed(0)
     matrix = clicks(8, 20, seed=3)
-    config = ModelConfig(kind="recvae", n_items=20, hidden_dims=[6], latent_dim=3, gamma=0.01)
-    model = RecVAE(config).to(device)
+    config = model_settings("recvae", hidden_dims=[6], latent_dim=3, gamma=0.01)
+    model = RecVAE(config, 20).to(device)
     with torch.no_grad():  # a prior that differs from the encoder, as after some training
         for p in model.previous_encoder.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -77,7 +79,7 @@ def test_loss_equals_the_dense_formulation_with_the_composite_prior(device):
 
 
 def test_phases_alternate_encoder_and_decoder_and_refresh_the_prior():
-    model = build_model({"kind": "recvae", "n_items": 30, "hidden_dims": [8], "latent_dim": 4})
+    model = build_model(model_settings("recvae", hidden_dims=[8], latent_dim=4), 30)
     encoder_phase, decoder_phase = model.training_phases()
     assert (encoder_phase.name, encoder_phase.passes, encoder_phase.input_dropout) == (
         "encoder",
@@ -106,4 +108,10 @@ def test_phases_alternate_encoder_and_decoder_and_refresh_the_prior():
 
 def test_recvae_needs_one_hidden_width():
     with pytest.raises(ValueError, match="hidden_dims to one value"):
-        build_model({"kind": "recvae", "n_items": 30, "hidden_dims": [8, 4]})
+        build_model(model_settings("recvae", hidden_dims=[8, 4]), 30)
+
+
+def test_a_recvae_needs_its_kl_weight_and_passes():
+    without_gamma = {k: v for k, v in model_block("recvae").items() if k != "gamma"}
+    with pytest.raises(ValueError, match="a recvae model needs gamma"):
+        ModelParameters.model_validate(without_gamma)

@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from tests.settings import model_settings
 from vaeops.errors import DataError
-from vaeops.recommenders.models import ModelConfig, build_model
+from vaeops.recommenders.models import build_model
 from vaeops.recommenders.retraining import (
     RetrainingFacts,
     RetrainingInProgress,
@@ -323,7 +324,7 @@ def test_a_dominating_challenger_is_promoted_and_a_tied_one_is_not():
 
 def popularity_recommender(popularity: list[float]) -> Recommender:
     """Items 102-104, none of them in a fold-in above, so every answer is by ``popularity``."""
-    model = build_model(ModelConfig(kind="multdae", n_items=3, hidden_dims=[], latent_dim=2))
+    model = build_model(model_settings("multdae", hidden_dims=[], latent_dim=2), 3)
     return Recommender(model, [102, 103, 104], np.array(popularity, dtype=float))
 
 

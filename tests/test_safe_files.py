@@ -13,15 +13,17 @@ import sys
 import pytest
 import torch
 
+from tests.settings import training_settings
 from tests.small_filesystem import python_with_small_filesystem
 from tests.test_models import small_problem
 from tests.test_training_loop import VAE
 from vaeops.adapters.kedro.checkpoints import CheckpointClaim, CheckpointInUse
 from vaeops.adapters.kedro.datasets import AtomicDataset, TorchWeightsDataset
 from vaeops.files import torch_save_atomically
-from vaeops.recommenders.training import Checkpointing, TrainingConfig, train_autoencoder
+from vaeops.recommenders.checkpoint import Checkpointing
+from vaeops.recommenders.training import train_autoencoder
 
-CONFIG = TrainingConfig(epochs=2, batch_size=50, device="cpu", precision="fp32")
+CONFIG = training_settings(VAE, epochs=2, batch_size=50, device="cpu", precision="fp32")
 
 
 class RunsCode:
@@ -36,10 +38,8 @@ class RunsCode:
 
 def train_with_checkpoint(path, caplog) -> list[int]:
     seen = []
-    with caplog.at_level(logging.WARNING, logger="vaeops.recommenders.training"):
-        train_autoencoder(
-            VAE, *small_problem(), CONFIG, (seen.append,), Checkpointing(path, every=1)
-        )
+    with caplog.at_level(logging.WARNING, logger="vaeops.recommenders.checkpoint"):
+        train_autoencoder(CONFIG, *small_problem(), (seen.append,), Checkpointing(path, every=1))
     return [record["epoch"] for record in seen]
 
 
@@ -96,19 +96,20 @@ def test_an_unreadable_checkpoint_is_moved_aside_named_and_training_starts_afres
 FULL_DISK_CHECKPOINT = """
 import torch
 from tests.test_models import small_problem
+from tests.settings import model_settings, training_settings
 from tests.test_training_loop import VAE
 from vaeops.files import NoSpaceLeft
-from vaeops.recommenders.models import ModelConfig
-from vaeops.recommenders.training import Checkpointing, TrainingConfig, train_autoencoder
+from vaeops.recommenders.checkpoint import Checkpointing
+from vaeops.recommenders.training import train_autoencoder
 
-CONFIG = TrainingConfig(epochs=2, batch_size=50, device="cpu", precision="fp32")
+CONFIG = training_settings(VAE, epochs=2, batch_size=50, device="cpu", precision="fp32")
 
 checkpoint = Checkpointing(FOLDER / "run.pt", every=1)
-train_autoencoder(VAE, *small_problem(), CONFIG, checkpointing=checkpoint)
+train_autoencoder(CONFIG, *small_problem(), checkpointing=checkpoint)
 before = checkpoint.path.read_bytes()
-wide = ModelConfig(kind="multvae", n_items=40, hidden_dims=[4000], latent_dim=64)
+wide = CONFIG.model_copy(update={"model": model_settings(hidden_dims=[4000], latent_dim=64)})
 try:
-    train_autoencoder(wide, *small_problem(), CONFIG, checkpointing=checkpoint)
+    train_autoencoder(wide, *small_problem(), checkpointing=checkpoint)
 except NoSpaceLeft as error:
     print("error:", error)
 print("intact:", checkpoint.path.read_bytes() == before)

@@ -7,9 +7,10 @@ import pytest
 import scipy.sparse as sp
 import torch
 
+from tests.settings import model_settings, training_settings
 from vaeops.errors import DataError
 from vaeops.recommenders.metrics import evaluate
-from vaeops.recommenders.models import ModelConfig, build_model
+from vaeops.recommenders.models import build_model, saved_config
 from vaeops.recommenders.serving import (
     EMPTY_HISTORY,
     NO_KNOWN_ITEM,
@@ -18,7 +19,7 @@ from vaeops.recommenders.serving import (
     Request,
     ranking_quality,
 )
-from vaeops.recommenders.training import TrainingConfig, train_autoencoder
+from vaeops.recommenders.training import train_autoencoder
 
 # Two communities of 10 items each; ids are deliberately not column numbers.
 COMMUNITY_A = [100 + i for i in range(10)]
@@ -52,11 +53,8 @@ def trained_recommender() -> Recommender:
     train = community_clicks(200, seed=0)
     fold_in, target = split_rows(community_clicks(20, seed=1), n_fold_in=4)
     result = train_autoencoder(
-        ModelConfig(kind="multvae", n_items=20, hidden_dims=[16], latent_dim=4),
-        train,
-        fold_in,
-        target,
-        TrainingConfig(
+        training_settings(
+            {"hidden_dims": [16], "latent_dim": 4},
             epochs=12,
             batch_size=50,
             learning_rate=0.01,
@@ -65,6 +63,9 @@ def trained_recommender() -> Recommender:
             device="cpu",
             seed=3,
         ),
+        train,
+        fold_in,
+        target,
     )
     popularity = np.asarray(train.sum(axis=0)).ravel()
     return Recommender(result.model, ITEM_IDS, popularity, default_k=5, max_k=20)
@@ -72,9 +73,7 @@ def trained_recommender() -> Recommender:
 
 def untrained_recommender(popularity=None, item_ids=ITEM_IDS, **settings) -> Recommender:
     torch.manual_seed(0)
-    model = build_model(
-        ModelConfig(kind="multvae", n_items=len(item_ids), hidden_dims=[8], latent_dim=2)
-    )
+    model = build_model(model_settings(hidden_dims=[8], latent_dim=2), len(item_ids))
     popularity = np.arange(len(item_ids), dtype=float) if popularity is None else popularity
     return Recommender(model, item_ids, popularity, **settings)
 
@@ -96,7 +95,7 @@ def test_saved_weights_serve_what_the_trained_model_serves(trained_recommender):
     model = trained_recommender.model
     popularity = np.arange(20, dtype=float)
     restored = Recommender.from_weights(
-        model.state_dict(), model.config.to_dict(), ITEM_IDS, popularity, default_k=5, max_k=20
+        model.state_dict(), saved_config(model), ITEM_IDS, popularity, default_k=5, max_k=20
     )
     requests = [Request([100, 103, 107]), Request([201, 204], k=8)]
     for served, original in zip(
@@ -196,7 +195,7 @@ def test_malformed_requests_are_refused_with_what_to_send(request_, message):
 def test_the_model_and_its_item_ids_must_agree():
     with pytest.raises(DataError, match="20 item columns but got 3 item ids"):
         untrained_recommender().__class__(
-            build_model(ModelConfig(kind="multvae", n_items=20)), [1, 2, 3], np.ones(3)
+            build_model(model_settings("multvae"), 20), [1, 2, 3], np.ones(3)
         )
 
 
@@ -230,15 +229,21 @@ def test_recvae_serves_new_users_by_fold_in_from_its_saved_weights():
     train = community_clicks(200, seed=0)
     fold_in, target = split_rows(community_clicks(20, seed=1), n_fold_in=4)
     result = train_autoencoder(
-        ModelConfig(kind="recvae", n_items=20, hidden_dims=[16], latent_dim=4),
+        training_settings(
+            {"kind": "recvae", "hidden_dims": [16], "latent_dim": 4},
+            epochs=8,
+            batch_size=50,
+            learning_rate=0.01,
+            validation_k=10,
+            device="cpu",
+        ),
         train,
         fold_in,
         target,
-        TrainingConfig(epochs=8, batch_size=50, learning_rate=0.01, validation_k=10, device="cpu"),
     )
     popularity = np.asarray(train.sum(axis=0)).ravel()
     served = Recommender.from_weights(
-        result.model.state_dict(), result.model.config.to_dict(), ITEM_IDS, popularity, default_k=5
+        result.model.state_dict(), saved_config(result.model), ITEM_IDS, popularity, default_k=5
     )
     a_user, b_user = served.recommend([Request([100, 101, 102]), Request([200, 201, 202])])
     # A new user's own community comes first, as a history of three clicks tells.

@@ -16,11 +16,11 @@ import scipy.sparse as sp
 from optuna.trial import TrialState
 from pydantic import ValidationError
 
+from tests.settings import training_settings
 from vaeops.adapters.optuna import search, storage, trials
 from vaeops.adapters.optuna.summary import summarize, summarize_run
 from vaeops.errors import DataError
-from vaeops.recommenders.models import ModelConfig
-from vaeops.recommenders.training import TrainingConfig, TrainingDiverged, train_autoencoder
+from vaeops.recommenders.training import TrainingDiverged, train_autoencoder
 from vaeops.reports.studies import study_figures
 from vaeops.schema import NamedStudyParameters, PrunerParameters, SamplerParameters
 
@@ -70,11 +70,16 @@ def tiny_clicks() -> sp.csr_matrix:
 def train_tiny(learning_rate: float) -> float:
     clicks = tiny_clicks()
     result = train_autoencoder(
-        ModelConfig(kind="multvae", n_items=40, hidden_dims=[8], latent_dim=4),
+        training_settings(
+            {"hidden_dims": [8], "latent_dim": 4},
+            epochs=2,
+            batch_size=30,
+            learning_rate=learning_rate,
+            validation_k=10,
+        ),
         clicks,
         clicks[:20],
         clicks[:20],
-        TrainingConfig(epochs=2, batch_size=30, learning_rate=learning_rate, validation_k=10),
     )
     return result.best_validation_ndcg
 

@@ -9,7 +9,6 @@ from vaeops.adapters.kedro.hooks import (
     MlflowRecordHooks,
     ParameterCheckHooks,
     RunSummaryHooks,
-    TypedParametersHooks,
 )
 from vaeops.adapters.kedro.mlflow_hook import KEDRO_MLFLOW_PLUGIN, SecretMaskingMlflowHook
 from vaeops.adapters.kedro.run_status import RunStatusHooks
@@ -17,7 +16,6 @@ from vaeops.adapters.kedro.tracking_server import TrackingServerHooks
 
 HOOKS = (
     ParameterCheckHooks(),
-    TypedParametersHooks(),
     DataErrorHooks(),
     TrackingServerHooks(),
     RunStatusHooks(),

@@ -7,11 +7,13 @@ import scipy.sparse as sp
 
 from tests.markdown_tables import markdown_tables
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
+from tests.settings import training_settings
 from vaeops.errors import DataError
-from vaeops.jobs.training import training_curves
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.ingestion.nodes import ingest_interactions
 from vaeops.pipelines.training.nodes import train_recommender
+from vaeops.recommenders.settings import EvaluationParameters
+from vaeops.reports.training import training_curves
 
 DATASET_PARAMS = {
     "name": "custom",
@@ -57,7 +59,7 @@ def community_split():
     return train, fold_in.tocsr(), target.tocsr()
 
 
-TRAINING_PARAMS = {**TINY_TRAINING_PARAMS, "epochs": 3, "batch_size": 40}
+TRAINING_PARAMS = training_settings(**{**TINY_TRAINING_PARAMS, "epochs": 3, "batch_size": 40})
 
 
 def test_training_then_evaluation_nodes_produce_reports_for_both_models():
@@ -77,7 +79,7 @@ def test_training_then_evaluation_nodes_produce_reports_for_both_models():
         fold_in,
         target,
         user_map,
-        {"ks": [5, 10], "batch_size": 7, "device": "cpu"},
+        EvaluationParameters(ks=[5, 10], batch_size=7, device="cpu"),
     )
     assert set(evaluated["metrics"]) == {
         f"{prefix}/{metric}_at_{k}"

@@ -7,12 +7,14 @@ import pytest
 
 from tests.mlflow_store import tracking_into
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
+from tests.settings import training_settings
 from vaeops.adapters.mlflow.registry import ModelRegistry, contract_facts
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.preprocessing.nodes import split_users
 from vaeops.pipelines.registration.nodes import register_trained_model
 from vaeops.pipelines.training.nodes import train_recommender
 from vaeops.recommenders.retraining import ServingContract, interactions_fingerprint
+from vaeops.recommenders.settings import EvaluationParameters
 
 PREPROCESSING = {
     "rating_threshold": 3.5,
@@ -44,7 +46,7 @@ def train_and_evaluate(interactions: pd.DataFrame) -> tuple[dict, dict, dict]:
         split["train"],
         split["validation_fold_in"],
         split["validation_target"],
-        TINY_TRAINING_PARAMS,
+        training_settings(**TINY_TRAINING_PARAMS),
         {"name": "toy"},
         checkpoint=None,
     )
@@ -55,7 +57,7 @@ def train_and_evaluate(interactions: pd.DataFrame) -> tuple[dict, dict, dict]:
         split["test_fold_in"],
         split["test_target"],
         split["user_map"],
-        {"ks": [10, 20], "batch_size": 100, "device": "cpu"},
+        EvaluationParameters(ks=[10, 20], batch_size=100, device="cpu"),
     )
     return split, trained, evaluated
 

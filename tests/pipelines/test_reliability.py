@@ -27,6 +27,7 @@ import yaml
 
 from tests.mlflow_store import fresh_sqlite_store
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
+from tests.settings import training_settings
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
 from tests.small_filesystem import run_with_small_filesystem
 from vaeops.adapters.kedro.datasets import SparseMatrixDataset
@@ -40,7 +41,7 @@ from vaeops.adapters.kedro.run_status import (
     process_namespace,
 )
 from vaeops.adapters.kedro.tracking_server import TrackingServerUnreachable, check_tracking_server
-from vaeops.recommenders.configurations import train_configuration
+from vaeops.recommenders.training import train_autoencoder
 
 # Long enough that a run is still training when the test sees its first checkpoint,
 # short enough that a resumed run finishes in seconds.
@@ -160,8 +161,8 @@ def test_a_run_killed_hard_is_ended_by_the_next_run_which_resumes_training(train
     loss = client.get_metric_history(resumed.info.run_id, "train/loss")
     assert sorted(point.step for point in loss) == list(range(1, TRAINING["epochs"] + 1))
     assert not (project / CHECKPOINT).exists()  # training ended: the next run starts afresh
-    uninterrupted = train_configuration(
-        TRAINING, *(matrices[name] for name in matrices)
+    uninterrupted = train_autoencoder(
+        training_settings(**TRAINING), *(matrices[name] for name in matrices)
     ).model.state_dict()
     weights = torch.load(project / "data/06_models/model_weights.pt", weights_only=True)
     assert weights.keys() == uninterrupted.keys()
@@ -398,7 +399,9 @@ def test_a_full_disk_when_saving_the_model_keeps_the_checkpoint_and_the_rerun_re
     weights = torch.load(project / "data/06_models/model_weights.pt", weights_only=True)
     assert (
         weights.keys()
-        == train_configuration(TRAINING, *matrices.values()).model.state_dict().keys()
+        == train_autoencoder(training_settings(**TRAINING), *matrices.values())
+        .model.state_dict()
+        .keys()
     )
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.settings import training_settings
 from tests.test_latent import two_cluster_clicks
 from vaeops.pipelines.reporting.nodes import (
     check_posterior_health,
@@ -15,18 +16,21 @@ from vaeops.pipelines.reporting.nodes import (
     traverse_between_users,
 )
 from vaeops.recommenders.latent import count_active_dimensions, kl_per_dimension
-from vaeops.recommenders.models import ModelConfig
-from vaeops.recommenders.training import TrainingConfig, train_autoencoder
+from vaeops.recommenders.models import saved_config
+from vaeops.recommenders.settings import ReportingParameters, UserMapParameters
+from vaeops.recommenders.training import train_autoencoder
 
-REPORTING = {
-    "device": "cpu",
-    "batch_size": 64,
-    "seed": 1,
-    "user_map": {"projection": "pca", "max_genres_in_legend": 8},
-    "item_neighbours": {"n_items": 4, "n_neighbours": 3},
-    "traversal": {"steps": 4, "top_k": 5},
-    "posterior": {"active_threshold_nats": 0.01},
-}
+REPORTING = ReportingParameters.model_validate(
+    {
+        "device": "cpu",
+        "batch_size": 64,
+        "seed": 1,
+        "user_map": {"projection": "pca", "max_genres_in_legend": 8},
+        "item_neighbours": {"n_items": 4, "n_neighbours": 3},
+        "traversal": {"steps": 4, "top_k": 5},
+        "posterior": {"active_threshold_nats": 0.01},
+    }
+)
 LATENT_DIM = 4
 
 
@@ -34,16 +38,16 @@ LATENT_DIM = 4
 def planted():
     """A Mult-VAE trained on two disjoint item clusters, with named, genred items."""
     train, test = two_cluster_clicks(n_users=120, seed=0), two_cluster_clicks(n_users=20, seed=1)
-    config = ModelConfig(kind="multvae", n_items=20, hidden_dims=[16], latent_dim=LATENT_DIM)
-    result = train_autoencoder(
-        config,
-        train,
-        test,
-        test,
-        TrainingConfig(
-            epochs=2, batch_size=60, validation_k=5, eval_batch_size=50, seed=1, device="cpu"
-        ),
+    config = training_settings(
+        {"hidden_dims": [16], "latent_dim": LATENT_DIM},
+        epochs=2,
+        batch_size=60,
+        validation_k=5,
+        eval_batch_size=50,
+        seed=1,
+        device="cpu",
     )
+    result = train_autoencoder(config, train, test, test)
     items = pd.DataFrame(
         {
             "column": range(20),
@@ -57,7 +61,7 @@ def planted():
     )
     return {
         "weights": result.model.state_dict(),
-        "config": config.to_dict(),
+        "config": saved_config(result.model),
         "train": train,
         "test": test,
         "items": items,
@@ -133,17 +137,17 @@ def test_latent_nodes_draw_maps_traversal_and_posterior_health(planted):
 
 
 def test_a_model_without_posterior_gets_explanations_instead_of_pictures(planted):
-    config = ModelConfig(kind="multdae", n_items=20, hidden_dims=[], latent_dim=8)
-    result = train_autoencoder(
-        config,
-        planted["train"],
-        planted["test"],
-        planted["test"],
-        TrainingConfig(
-            epochs=1, batch_size=60, validation_k=5, eval_batch_size=50, seed=1, device="cpu"
-        ),
+    settings = training_settings(
+        {"kind": "multdae", "hidden_dims": [], "latent_dim": 8},
+        epochs=1,
+        batch_size=60,
+        validation_k=5,
+        eval_batch_size=50,
+        seed=1,
+        device="cpu",
     )
-    weights, config = result.model.state_dict(), config.to_dict()
+    result = train_autoencoder(settings, planted["train"], planted["test"], planted["test"])
+    weights, config = result.model.state_dict(), saved_config(result.model)
     posteriors = encode_posteriors(weights, config, planted["train"], planted["test"], REPORTING)
     assert posteriors == {}
     health = check_posterior_health(posteriors, config, REPORTING)
@@ -169,7 +173,9 @@ def test_an_unknown_projection_is_reported_with_the_valid_ones(planted):
     posteriors = encode_posteriors(
         planted["weights"], planted["config"], planted["train"], planted["test"], REPORTING
     )
-    bad = {**REPORTING, "user_map": {"projection": "mds", "max_genres_in_legend": 8}}
+    # The schema refuses it first; the core refuses it too, when called directly.
+    unknown = UserMapParameters.model_construct(projection="mds", max_genres_in_legend=8)
+    bad = REPORTING.model_copy(update={"user_map": unknown})
     with pytest.raises(ValueError, match="pca, tsne or umap"):
         plot_user_maps(
             posteriors, planted["train"], planted["test"], planted["items"], planted["config"], bad

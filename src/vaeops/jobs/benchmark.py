@@ -25,6 +25,7 @@ from vaeops.recommenders.benchmark import (
     fit_and_score,
     selected_models,
 )
+from vaeops.recommenders.settings import TrainingParameters
 from vaeops.recommenders.training import TrainingResult
 
 
@@ -49,14 +50,13 @@ def train_autoencoder(
 ) -> TrainingResult:
     """Train with live curves in the model's run; a refit (no validation) logs to a run of
     its own under it, so that its epochs do not overwrite those of the run that chose."""
+    training = TrainingParameters.model_validate(autoencoder)
     if validation is None:
         with _nested_run(f"{name} refit", autoencoder):
-            result, _ = train_from_parameters(
-                train, None, None, autoencoder, progress_label=f"{name} refit"
+            return train_from_parameters(
+                train, None, None, training, progress_label=f"{name} refit"
             )
-        return result
-    result, _ = train_from_parameters(train, *validation, autoencoder, progress_label=name)
-    return result
+    return train_from_parameters(train, *validation, training, progress_label=name)
 
 
 def _model_settings(name: str, benchmark: dict) -> dict:

@@ -13,7 +13,9 @@ from vaeops.adapters.progress import EpochProgressBar
 from vaeops.config import flattened
 from vaeops.data.sparse import resolve_device
 from vaeops.recommenders import configurations
-from vaeops.recommenders.training import TrainingDiverged
+from vaeops.recommenders.settings import TrainingParameters
+from vaeops.recommenders.training import TrainingDiverged, train_autoencoder
+from vaeops.reports.configurations import comparison_report
 from vaeops.reports.studies import study_figures
 
 
@@ -81,8 +83,8 @@ def _objective(
     def objective(trial: optuna.Trial) -> float:
         trained = configurations.with_values(training, search.suggest(trial, space))
         trial.set_user_attr(configurations.TRAINED_BLOCK, trained)
-        result = configurations.train_configuration(
-            trained,
+        result = train_autoencoder(
+            TrainingParameters.model_validate(trained),
             train_matrix,
             validation_fold_in,
             validation_target,
@@ -109,7 +111,10 @@ def compare_on_test(
     """Retrain the default and the tuned configuration alike and score each once on test;
     the tuned one is the best trial's block, so its validation score repeats the trial's."""
     scores = configurations.compare_on_test(
-        {"default": training, "tuned": best_params["training"]},
+        {
+            "default": TrainingParameters.model_validate(training),
+            "tuned": TrainingParameters.model_validate(best_params["training"]),
+        },
         train_matrix,
         validation_fold_in,
         validation_target,
@@ -122,5 +127,5 @@ def compare_on_test(
     )
     return {
         "metrics": configurations.comparison_metrics(scores),
-        "report": configurations.comparison_report(scores, best_params["training"]),
+        "report": comparison_report(scores, best_params["training"]),
     }

@@ -1,5 +1,5 @@
 """A training configuration as its ``training`` parameters block (parameters_training.yml):
-trained as written, changed by dotted names the way a tuning trial changes it, and two
+changed by dotted names the way a tuning trial changes it, and two
 such configurations compared on the test users.
 
 A tuning trial trains the whole block with its values set, for the block's own epochs
@@ -18,46 +18,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import scipy.sparse as sp
 import torch
-import yaml
 
 from vaeops.recommenders.metrics import evaluate
-from vaeops.recommenders.models import ModelConfig
-from vaeops.recommenders.training import (
-    Checkpointing,
-    EpochCallback,
-    TrainingConfig,
-    TrainingResult,
-    train_autoencoder,
-)
+from vaeops.recommenders.settings import TrainingParameters
+from vaeops.recommenders.training import EpochCallback, train_autoencoder
 
 # The trial user attribute holding the ``training`` block the trial trained.
 TRAINED_BLOCK = "training"
-
-
-def train_configuration(
-    training: Mapping[str, Any],
-    train: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix,
-    validation_target: sp.csr_matrix,
-    callbacks: tuple[EpochCallback, ...] = (),
-    checkpointing: Checkpointing | None = None,
-) -> TrainingResult:
-    """Train the model that a ``training`` block describes (its ``model`` entry is the
-    architecture; the item count comes from ``train``)."""
-    settings = dict(training)
-    model_config = ModelConfig(n_items=train.shape[1], **settings.pop("model"))
-    return train_autoencoder(
-        model_config,
-        train,
-        validation_fold_in,
-        validation_target,
-        TrainingConfig(**settings),
-        callbacks,
-        checkpointing,
-    )
 
 
 def with_values(training: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
@@ -139,7 +108,7 @@ def _locate(settings: Mapping[str, Any], name: str) -> tuple[dict, str]:
 
 
 def compare_on_test(
-    configurations: Mapping[str, Mapping[str, Any]],
+    configurations: Mapping[str, TrainingParameters],
     train: sp.csr_matrix,
     validation_fold_in: sp.csr_matrix,
     validation_target: sp.csr_matrix,
@@ -157,12 +126,12 @@ def compare_on_test(
     """
     scores: dict[str, dict[str, float]] = {}
     for name, training in configurations.items():
-        result = train_configuration(
+        result = train_autoencoder(
             training,
             train,
             validation_fold_in,
             validation_target,
-            callbacks=(progress(training["epochs"], f"retrain {name}"),),
+            callbacks=(progress(training.epochs, f"retrain {name}"),),
         )
         model = result.model.to(device).eval()
         with torch.no_grad():
@@ -170,7 +139,7 @@ def compare_on_test(
                 model.score, test_fold_in, test_target, ks=ks, batch_size=batch_size, device=device
             )
         scores[name] = {
-            f"val/ndcg_at_{training['validation_k']}": result.best_validation_ndcg,
+            f"val/ndcg_at_{training.validation_k}": result.best_validation_ndcg,
             **{f"test/{metric}": value for metric, value in test.summary().items()},
         }
     return scores
@@ -183,39 +152,3 @@ def comparison_metrics(scores: Mapping[str, Mapping[str, float]]) -> dict[str, d
         for name, values in scores.items()
         for metric, value in values.items()
     }
-
-
-def comparison_report(scores: Mapping[str, Mapping[str, float]], tuned_training: dict) -> str:
-    """Markdown: the ``default`` and ``tuned`` scores side by side, a verdict per NDCG,
-    and the tuned ``training`` block to copy into a parameters file."""
-    table = pd.DataFrame.from_dict(scores, orient="index").rename_axis("configuration")
-    verdicts = []
-    for key in [m for m in table.columns if m.startswith(("val/ndcg_at_", "test/ndcg_at_"))]:
-        tuned, default = scores["tuned"][key], scores["default"][key]
-        verdict = (
-            "higher than" if tuned > default else "lower than" if tuned < default else "equal to"
-        )
-        verdicts.append(
-            f"- {key}: tuned {tuned:.4f} is {verdict} default {default:.4f} "
-            f"({tuned - default:+.4f})."
-        )
-    tuned_yaml = yaml.safe_dump({"training": tuned_training}, sort_keys=False).rstrip()
-    return "\n".join(
-        [
-            "# Tuned vs default configuration",
-            "",
-            "Both were trained alike (best-validation checkpoint) and scored once on the test "
-            "users.",
-            "",
-            table.to_markdown(floatfmt=".4f"),
-            "",
-            *verdicts,
-            "",
-            "Tuned `training` parameters:",
-            "",
-            "```yaml",
-            tuned_yaml,
-            "```",
-            "",
-        ]
-    )

@@ -8,7 +8,6 @@ challenger's) scores both with the same code and reports them side by side.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from vaeops.data.sparse import resolve_device
 from vaeops.recommenders.baselines import Popularity
 from vaeops.recommenders.metrics import Evaluation, evaluate, scipy_scorer
 from vaeops.recommenders.models import load_model
+from vaeops.recommenders.settings import EvaluationParameters
 
 
 def evaluate_beside_popularity(
@@ -27,13 +27,13 @@ def evaluate_beside_popularity(
     train: sp.csr_matrix,
     test_fold_in: sp.csr_matrix,
     test_target: sp.csr_matrix,
-    evaluation: Mapping[str, Any],
+    evaluation: EvaluationParameters,
 ) -> dict[str, Evaluation]:
     """The model (named by its kind) and popularity fitted on ``train``, scored on the same
     users with ``evaluation`` (ks, batch_size, device)."""
-    device = resolve_device(evaluation["device"])
+    device = resolve_device(evaluation.device)
     model = load_model(model_config, weights, device)
-    settings = {"ks": evaluation["ks"], "batch_size": evaluation["batch_size"], "device": device}
+    settings = {"ks": evaluation.ks, "batch_size": evaluation.batch_size, "device": device}
     with torch.no_grad():
         return {
             model_config["kind"]: evaluate(model.score, test_fold_in, test_target, **settings),
@@ -66,12 +66,6 @@ def report(results: Mapping[str, Evaluation], n_test_users: int) -> dict:
         "n_users_without_targets": any_result.n_users_without_targets,
         "models": summaries(results),
     }
-
-
-def markdown_table(summaries: Mapping[str, Mapping[str, float]]) -> str:
-    """One row per model, one column per metric."""
-    table = pd.DataFrame.from_dict(summaries, orient="index").rename_axis("model")
-    return table.to_markdown(floatfmt=".4f") + "\n"
 
 
 def per_user_frame(results: Mapping[str, Evaluation], test_users: np.ndarray) -> pd.DataFrame:

@@ -4,7 +4,8 @@ A Mult-VAE is only as trustworthy as its latent space looks: collapsed dimension
 mean β is too strong, users scattered at random mean the encoder learned little,
 and items whose decoder vectors sit next to unrelated items mean the model ranks by
 popularity alone. This module computes those views from the model itself (torch and
-numpy only); ``latent_views`` draws them and ``latent_tables`` tabulates them.
+numpy only); ``vaeops.reports.latent_views`` draws them and ``vaeops.reports.latent_tables``
+tabulates them.
 
 Active dimensions use the KL criterion: dimension ``d`` is active when the KL of
 ``q(z_d | x)`` from the prior ``N(0, 1)``, averaged over users, exceeds a threshold
@@ -42,10 +43,10 @@ def encode_users(model: MultVAE, matrix: sp.csr_matrix, batch_size: int) -> Post
     """The encoder's posterior for every row of ``matrix``, batched on the model's device."""
     if matrix.shape[0] == 0:
         raise ValueError("the matrix has no users to encode; pass at least one row.")
-    if matrix.shape[1] != model.config.n_items:
+    if matrix.shape[1] != model.n_items:
         raise ValueError(
             f"the matrix has {matrix.shape[1]} item columns but the model was trained on "
-            f"{model.config.n_items}; encode users with the training item index."
+            f"{model.n_items}; encode users with the training item index."
         )
     device = next(model.parameters()).device
     rows = DeviceCSR(matrix, device)
@@ -175,7 +176,7 @@ def latent_traversal(
     """
     if steps < 2:
         raise ValueError(f"a traversal needs at least 2 steps (its two ends), got {steps}.")
-    candidates = model.config.n_items - len(set(exclude))
+    candidates = model.n_items - len(set(exclude))
     if not 0 < k <= candidates:
         raise ValueError(f"k must be between 1 and the {candidates} items not excluded, got {k}.")
     device = next(model.parameters()).device

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 
 import torch
@@ -28,25 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaeops.data.sparse import SparseBatch
-
-
-@dataclass
-class ModelConfig:
-    """Architecture of an autoencoder recommender, stored beside its weights."""
-
-    kind: str  # "multvae", "multdae" or "recvae"
-    n_items: int
-    hidden_dims: list[int] = field(default_factory=lambda: [600])
-    latent_dim: int = 200
-    dropout: float = 0.5
-    # RecVAE only: the KL weight per user is gamma times the user's click count,
-    # and each epoch takes encoder_passes encoder passes, then decoder_passes.
-    gamma: float = 0.005
-    encoder_passes: int = 3
-    decoder_passes: int = 1
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from vaeops.recommenders.settings import ModelParameters
 
 
 @dataclass(frozen=True)
@@ -75,12 +57,12 @@ def _normalised_input(
 class _SparseInputAutoencoder(nn.Module):
     """Shared input layer, decoder and likelihood of Mult-VAE and Mult-DAE."""
 
-    def __init__(self, config: ModelConfig, encoder_out_dim: int):
+    def __init__(self, config: ModelParameters, n_items: int, encoder_out_dim: int):
         super().__init__()
-        self.config = config
+        self.config, self.n_items = config, n_items
         encoder_dims = [*config.hidden_dims, encoder_out_dim]
-        decoder_dims = [config.latent_dim, *reversed(config.hidden_dims), config.n_items]
-        self.input_layer = nn.EmbeddingBag(config.n_items, encoder_dims[0], mode="sum")
+        decoder_dims = [config.latent_dim, *reversed(config.hidden_dims), n_items]
+        self.input_layer = nn.EmbeddingBag(n_items, encoder_dims[0], mode="sum")
         self.input_bias = nn.Parameter(torch.empty(encoder_dims[0]))
         self.encoder = nn.ModuleList(
             nn.Linear(d_in, d_out) for d_in, d_out in pairwise(encoder_dims)
@@ -164,8 +146,8 @@ class _MultinomialNLL(torch.autograd.Function):
 class MultVAE(_SparseInputAutoencoder):
     """Variational autoencoder with a multinomial likelihood (the paper's Mult-VAE)."""
 
-    def __init__(self, config: ModelConfig):
-        super().__init__(config, encoder_out_dim=2 * config.latent_dim)
+    def __init__(self, config: ModelParameters, n_items: int):
+        super().__init__(config, n_items, encoder_out_dim=2 * config.latent_dim)
 
     def encode(self, batch: SparseBatch) -> tuple[torch.Tensor, torch.Tensor]:
         h = self._encode_hidden(batch)
@@ -196,8 +178,8 @@ class MultVAE(_SparseInputAutoencoder):
 class MultDAE(_SparseInputAutoencoder):
     """Denoising autoencoder with a multinomial likelihood (the paper's Mult-DAE)."""
 
-    def __init__(self, config: ModelConfig):
-        super().__init__(config, encoder_out_dim=config.latent_dim)
+    def __init__(self, config: ModelParameters, n_items: int):
+        super().__init__(config, n_items, encoder_out_dim=config.latent_dim)
 
     def forward(self, batch: SparseBatch) -> torch.Tensor:
         return self.decode(torch.tanh(self._encode_hidden(batch)))
@@ -252,17 +234,17 @@ def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor | float)
 class RecVAE(nn.Module):
     """RecVAE (Shenbin et al., WSDM 2020) with the sparse input and fused likelihood above."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelParameters, n_items: int):
         super().__init__()
         if len(config.hidden_dims) != 1:
             raise ValueError(
                 "RecVAE has one hidden width shared by its five encoder layers; set "
                 f"hidden_dims to one value such as [600], not {config.hidden_dims}."
             )
-        self.config = config
-        self.encoder = _RecVAEEncoder(config.n_items, config.hidden_dims[0], config.latent_dim)
+        self.config, self.n_items = config, n_items
+        self.encoder = _RecVAEEncoder(n_items, config.hidden_dims[0], config.latent_dim)
         self.previous_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
-        self.decoder = nn.Linear(config.latent_dim, config.n_items)
+        self.decoder = nn.Linear(config.latent_dim, n_items)
         self.input_dropout = config.dropout
 
     def training_phases(self) -> list[TrainingPhase]:
@@ -326,21 +308,24 @@ MODEL_CLASSES = {"multvae": MultVAE, "multdae": MultDAE, "recvae": RecVAE}
 Autoencoder = MultVAE | MultDAE | RecVAE
 
 
-def build_model(config: ModelConfig | dict) -> Autoencoder:
-    if isinstance(config, dict):
-        config = ModelConfig(**config)
-    if config.kind not in MODEL_CLASSES:
-        raise ValueError(
-            f"Unknown model kind {config.kind!r}; choose one of {sorted(MODEL_CLASSES)}."
-        )
-    return MODEL_CLASSES[config.kind](config)
+def build_model(config: ModelParameters, n_items: int) -> Autoencoder:
+    return MODEL_CLASSES[config.kind](config, n_items)
+
+
+def saved_config(model: Autoencoder) -> dict:
+    """The architecture stored beside the weights (model_config.json): the model's
+    settings and its number of items."""
+    settings = model.config.model_dump(exclude_none=True)
+    return {"kind": settings.pop("kind"), "n_items": model.n_items, **settings}
 
 
 def load_model(
-    config: ModelConfig | dict, weights: dict[str, torch.Tensor], device: torch.device | str = "cpu"
+    config: dict, weights: dict[str, torch.Tensor], device: torch.device | str = "cpu"
 ) -> Autoencoder:
-    """A trained model ready to score: the architecture from ``config``, the saved
-    ``weights`` loaded, moved to ``device`` and switched to evaluation mode."""
-    model = build_model(config)
+    """A trained model ready to score: the architecture from its saved ``config``
+    (``saved_config``), the saved ``weights`` loaded, moved to ``device`` and switched
+    to evaluation mode."""
+    settings = ModelParameters.model_validate({k: v for k, v in config.items() if k != "n_items"})
+    model = build_model(settings, config["n_items"])
     model.load_state_dict(weights)
     return model.to(device).eval()

@@ -83,7 +83,7 @@ class Recommender:
     ):
         item_ids = np.asarray(item_ids)
         popularity = np.asarray(popularity, dtype=np.float64)
-        n_items = model.config.n_items
+        n_items = model.n_items
         if item_ids.shape != (n_items,) or popularity.shape != (n_items,):
             raise DataError(
                 f"the model has {n_items} item columns but got {item_ids.size} item ids and "
@@ -227,7 +227,7 @@ class Recommender:
     @torch.no_grad()
     def _probabilities(self, rows: list[np.ndarray]) -> np.ndarray:
         """Fold-in: the decoder's softmax at the mean latent of each history."""
-        histories = binary_csr(*_row_column_pairs(rows), (len(rows), self.model.config.n_items))
+        histories = binary_csr(*_row_column_pairs(rows), (len(rows), self.model.n_items))
         batch = DeviceCSR(histories, self.device).rows(0, histories.shape[0])
         logits = self.model.score(batch).float()
         return torch.softmax(logits, dim=1).cpu().numpy()

@@ -23,75 +23,28 @@ uninterrupted one.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Protocol
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 
 from vaeops.data.sparse import DeviceCSR, resolve_device
-from vaeops.files import torch_save_atomically
+from vaeops.recommenders.checkpoint import (
+    Checkpointing,
+    fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from vaeops.recommenders.metrics import evaluate
-from vaeops.recommenders.models import Autoencoder, ModelConfig, MultVAE, build_model
+from vaeops.recommenders.models import Autoencoder, MultVAE, build_model
+from vaeops.recommenders.precision import PRECISIONS, resolve_precision
+from vaeops.recommenders.settings import TrainingParameters
 
 logger = logging.getLogger(__name__)
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-PRECISION_CHOICES = ("auto", *PRECISIONS)
-# The paper's schedule on ML-20M (β = updates / 200,000, capped at 0.2) reaches the
-# cap at update 40,000 of 200 epochs x 234 updates: 85% of the planned updates.
-PAPER_ANNEAL_SHARE = 0.85
-CHECKPOINT_KEYS = frozenset({"fingerprint", "loop", "progress"})
-
-
-@dataclass
-class TrainingConfig:
-    epochs: int = 200
-    batch_size: int = 500
-    learning_rate: float = 1e-3
-    anneal_cap: float = 0.2
-    # β reaches anneal_cap after this share of the planned updates (all epochs).
-    anneal_share: float = PAPER_ANNEAL_SHARE
-    # The paper's absolute form, β = updates / total_anneal_steps (capped), to
-    # reproduce a published run exactly; when set, anneal_share is not used.
-    total_anneal_steps: int | None = None
-    # Epochs without a better validation NDCG before stopping, counted once β is
-    # at its cap; None trains every epoch.
-    patience: int | None = 20
-    # Sum of squared weights added to the loss; the authors use 0 for Mult-VAE
-    # and 0.01 / batch_size for Mult-DAE.
-    l2_penalty: float = 0.0
-    validation_k: int = 100
-    eval_batch_size: int = 2000
-    seed: int = 98765
-    device: str = "auto"
-    # "bf16" runs the forward pass under bfloat16 autocast (loss and optimizer
-    # state stay float32); "auto" takes bf16 only where the device computes it
-    # natively (CUDA with bf16, CPUs with AVX512-BF16 or AMX), fp32 elsewhere.
-    precision: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.precision not in PRECISION_CHOICES:
-            raise ValueError(
-                f"precision must be one of {list(PRECISION_CHOICES)}, got {self.precision!r}."
-            )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def updates_to_cap(self, updates_per_epoch: int) -> int:
-        """The update at which β reaches ``anneal_cap``."""
-        if self.total_anneal_steps is not None:
-            return round(self.anneal_cap * self.total_anneal_steps)
-        return round(self.anneal_share * self.epochs * updates_per_epoch)
 
 
 class EpochCallback(Protocol):
@@ -112,17 +65,9 @@ class TrainingResult:
     best_validation_ndcg: float  # NaN without validation users
     device: str
     seconds: float
-    config: TrainingConfig = field(repr=False)
+    config: TrainingParameters = field(repr=False)
     stopped_epoch: int = 0  # the last epoch trained (early stopping ends before config.epochs)
     precision: str = "fp32"  # what "auto" resolved to
-
-
-@dataclass(frozen=True)
-class Checkpointing:
-    """Where a run keeps its checkpoint and how often (in epochs) it writes it."""
-
-    path: Path
-    every: int = 5
 
 
 def kl_weight(update_count: int, anneal_cap: float, updates_to_cap: int) -> float:
@@ -132,107 +77,37 @@ def kl_weight(update_count: int, anneal_cap: float, updates_to_cap: int) -> floa
     return anneal_cap * min(1.0, update_count / updates_to_cap)
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    if precision != "auto":
-        return precision
-    return "bf16" if computes_bf16_natively(device) else "fp32"
-
-
-def computes_bf16_natively(device: torch.device) -> bool:
-    """Emulated bf16 is several times slower than fp32 (AVX2-only CPUs), so only
-    hardware with bf16 arithmetic qualifies."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported(including_emulation=False)
-    if device.type == "cpu":
-        return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
-    return False
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux: no reliable flag list, so fp32
-        return set()
-    line = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    return set(line.partition(":")[2].split())
-
-
 def train_autoencoder(
-    model_config: ModelConfig,
+    training: TrainingParameters,
     train: sp.csr_matrix,
     validation_fold_in: sp.csr_matrix | None,
     validation_target: sp.csr_matrix | None,
-    config: TrainingConfig | None = None,
     callbacks: tuple[EpochCallback, ...] = (),
     checkpointing: Checkpointing | None = None,
 ) -> TrainingResult:
-    config = config or TrainingConfig()
-    if train.shape[1] != model_config.n_items:
-        raise ValueError(
-            f"The model expects {model_config.n_items} items but the training matrix has "
-            f"{train.shape[1]} columns; build the model config from the same split."
-        )
+    """Train the model ``training.model`` describes, over the items of ``train``."""
     if (validation_fold_in is None) != (validation_target is None):
         raise ValueError(
             "Pass both validation_fold_in and validation_target, or neither (then the "
             "last epoch's weights are kept)."
         )
-    device = resolve_device(config.device)
-    precision = resolve_precision(config.precision, device)
-    logger.info("Training %s on %s in %s", model_config.kind, device, precision)
-    torch.manual_seed(config.seed)
-    model = build_model(model_config).to(device)
-    loop = TrainingLoop(model, DeviceCSR(train, device), config, precision)
+    device = resolve_device(training.device)
+    precision = resolve_precision(training.precision, device)
+    logger.info("Training %s on %s in %s", training.model.kind, device, precision)
+    torch.manual_seed(training.seed)
+    model = build_model(training.model, train.shape[1]).to(device)
+    loop = TrainingLoop(model, DeviceCSR(train, device), training, precision)
     validation = (
         None
         if validation_fold_in is None
         else (DeviceCSR(validation_fold_in, device), DeviceCSR(validation_target, device))
     )
-    fingerprint = _fingerprint(model_config, config, (train, validation_fold_in, validation_target))
-    progress = ValidationProgress()
-    if checkpointing is not None:
-        saved = _load_checkpoint(checkpointing.path, fingerprint)
-        if saved is not None:
-            loop.load_state(saved["loop"])
-            progress = ValidationProgress(**saved["progress"])
-            logger.info(
-                "Resuming from %s after epoch %d", checkpointing.path, progress.history[-1]["epoch"]
-            )
-            for record in progress.history:
-                for callback in callbacks:
-                    callback(record)
-
+    run = _CheckpointedRun(
+        checkpointing, fingerprint(training, (train, validation_fold_in, validation_target))
+    )
+    progress = run.resume(loop, callbacks)
     started = time.perf_counter()
-    # A checkpoint written when patience ran out resumes as a finished run.
-    out_of_patience = config.patience is not None and progress.stale_epochs >= config.patience
-    for epoch in range(loop.epochs_done + 1, 1 if out_of_patience else config.epochs + 1):
-        epoch_started = time.perf_counter()
-        record = {"epoch": epoch, **loop.run_epoch()}
-        record["train_seconds"] = time.perf_counter() - epoch_started
-        if validation is not None:
-            ndcg = validation_ndcg(model, *validation, config)
-            progress.observe(epoch, ndcg, model, counts=loop.at_full_kl_weight())
-            record[f"val_ndcg_at_{config.validation_k}"] = ndcg
-            record[f"best_val_ndcg_at_{config.validation_k}"] = progress.best_ndcg
-        record["epoch_seconds"] = time.perf_counter() - epoch_started
-        progress.history.append(record)
-        for callback in callbacks:
-            callback(record)
-        stop = config.patience is not None and progress.stale_epochs >= config.patience
-        last = stop or epoch == config.epochs  # a finished run resumes as finished
-        if checkpointing is not None and (epoch % checkpointing.every == 0 or last):
-            _save_checkpoint(
-                checkpointing.path,
-                {"fingerprint": fingerprint, "loop": loop.state(), "progress": asdict(progress)},
-            )
-        if stop:
-            logger.info(
-                "Stopping after epoch %d: no better validation NDCG@%d for %d epochs",
-                epoch,
-                config.validation_k,
-                config.patience,
-            )
-            break
+    _train_epochs(loop, validation, progress, callbacks, run)
     stopped_epoch = loop.epochs_done
     if validation is None:
         best_ndcg, best_epoch = math.nan, stopped_epoch
@@ -247,10 +122,91 @@ def train_autoencoder(
         best_validation_ndcg=best_ndcg,
         device=str(device),
         seconds=time.perf_counter() - started,
-        config=config,
+        config=training,
         stopped_epoch=stopped_epoch,
         precision=precision,
     )
+
+
+def _train_epochs(
+    loop: TrainingLoop,
+    validation: tuple[DeviceCSR, DeviceCSR] | None,
+    progress: ValidationProgress,
+    callbacks: tuple[EpochCallback, ...],
+    run: _CheckpointedRun,
+) -> None:
+    """The epochs left after ``loop.epochs_done``, until the last or patience runs out."""
+    training = loop.config
+    # A checkpoint written when patience ran out resumes as a finished run.
+    last_epoch = 0 if progress.out_of_patience(training.patience) else training.epochs
+    for epoch in range(loop.epochs_done + 1, last_epoch + 1):
+        epoch_started = time.perf_counter()
+        record = {"epoch": epoch, **loop.run_epoch()}
+        record["train_seconds"] = time.perf_counter() - epoch_started
+        if validation is not None:
+            ndcg = validation_ndcg(loop.model, *validation, training)
+            progress.observe(epoch, ndcg, loop.model, counts=loop.at_full_kl_weight())
+            record[f"val_ndcg_at_{training.validation_k}"] = ndcg
+            record[f"best_val_ndcg_at_{training.validation_k}"] = progress.best_ndcg
+        record["epoch_seconds"] = time.perf_counter() - epoch_started
+        progress.history.append(record)
+        for callback in callbacks:
+            callback(record)
+        stop = progress.out_of_patience(training.patience)
+        run.save(epoch, last=stop or epoch == training.epochs, loop=loop, progress=progress)
+        if stop:
+            logger.info(
+                "Stopping after epoch %d: no better validation NDCG@%d for %d epochs",
+                epoch,
+                training.validation_k,
+                training.patience,
+            )
+            break
+
+
+@dataclass(frozen=True)
+class _CheckpointedRun:
+    """A run's checkpoint, if it keeps one, and the fingerprint a resume must match."""
+
+    checkpointing: Checkpointing | None
+    fingerprint: dict
+
+    def resume(
+        self, loop: TrainingLoop, callbacks: tuple[EpochCallback, ...]
+    ) -> ValidationProgress:
+        """The progress saved in a matching checkpoint, replayed to ``callbacks``, with the
+        loop's state restored; a fresh progress without one."""
+        if self.checkpointing is None:
+            return ValidationProgress()
+        saved = load_checkpoint(self.checkpointing.path, self.fingerprint)
+        if saved is None:
+            return ValidationProgress()
+        loop.load_state(saved["loop"])
+        progress = ValidationProgress(**saved["progress"])
+        logger.info(
+            "Resuming from %s after epoch %d",
+            self.checkpointing.path,
+            progress.history[-1]["epoch"],
+        )
+        for record in progress.history:
+            for callback in callbacks:
+                callback(record)
+        return progress
+
+    def save(
+        self, epoch: int, last: bool, loop: TrainingLoop, progress: ValidationProgress
+    ) -> None:
+        """Every ``every`` epochs and after the last one, so a finished run resumes as
+        finished."""
+        if self.checkpointing is not None and (epoch % self.checkpointing.every == 0 or last):
+            save_checkpoint(
+                self.checkpointing.path,
+                {
+                    "fingerprint": self.fingerprint,
+                    "loop": loop.state(),
+                    "progress": asdict(progress),
+                },
+            )
 
 
 @dataclass
@@ -270,13 +226,16 @@ class ValidationProgress:
         elif counts:
             self.stale_epochs += 1
 
+    def out_of_patience(self, patience: int | None) -> bool:
+        return patience is not None and self.stale_epochs >= patience
+
 
 class TrainingLoop:
     """Epochs of training: the model's phases, their optimizers, the shuffling and
     β's schedule, with a state that can be saved and restored exactly."""
 
     def __init__(
-        self, model: Autoencoder, train_rows: DeviceCSR, config: TrainingConfig, precision: str
+        self, model: Autoencoder, train_rows: DeviceCSR, config: TrainingParameters, precision: str
     ):
         self.model, self.train_rows, self.config = model, train_rows, config
         self.autocast_dtype = PRECISIONS[precision]
@@ -385,99 +344,10 @@ def make_optimizer(parameters, learning_rate: float) -> torch.optim.Adam:
 
 @torch.no_grad()
 def validation_ndcg(
-    model: Autoencoder, fold_in: DeviceCSR, target: DeviceCSR, config: TrainingConfig
+    model: Autoencoder, fold_in: DeviceCSR, target: DeviceCSR, config: TrainingParameters
 ) -> float:
     model.eval()
     result = evaluate(
         model.score, fold_in, target, ks=(config.validation_k,), batch_size=config.eval_batch_size
     )
     return float(result.summary()[f"ndcg_at_{config.validation_k}"])
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def _fingerprint(
-    model_config: ModelConfig, config: TrainingConfig, matrices: tuple[sp.csr_matrix | None, ...]
-) -> dict:
-    """What a checkpoint must match to be resumed: the settings and the data."""
-    data = hashlib.sha256()
-    for matrix in matrices:
-        if matrix is not None:
-            for array in (matrix.indptr, matrix.indices, matrix.data):
-                data.update(np.ascontiguousarray(array).tobytes())
-    settings = {f"model.{k}": v for k, v in model_config.to_dict().items()}
-    settings.update({k: v for k, v in config.to_dict().items() if k != "device"})
-    return {"settings": json.loads(json.dumps(settings)), "data": data.hexdigest()}
-
-
-def _load_checkpoint(path: Path, fingerprint: dict) -> dict | None:
-    if not path.exists():
-        return None
-    saved = _read_checkpoint(path)
-    if saved is None:
-        return None
-    if saved["fingerprint"] == fingerprint:
-        return saved
-    before, now = saved["fingerprint"]["settings"], fingerprint["settings"]
-    changed = [
-        f"{key} {before.get(key)!r} -> {now.get(key)!r}"
-        for key in sorted(before.keys() | now.keys())
-        if before.get(key) != now.get(key)
-    ]
-    if saved["fingerprint"]["data"] != fingerprint["data"]:
-        changed.append("the training or validation data")
-    logger.warning(
-        "Checkpoint %s was written for other settings (changed: %s); starting afresh.",
-        path,
-        "; ".join(changed),
-    )
-    return None
-
-
-def _read_checkpoint(path: Path) -> dict | None:
-    """The checkpoint's contents, or None once an unreadable one is moved aside.
-
-    ``weights_only`` unpickles tensors and plain containers only: a checkpoint folder
-    can be shared storage, and a pickle that calls code must never run. A truncated,
-    foreign or malicious file is renamed ``<name>.corrupt-<time>`` (kept for a look,
-    never read again), so one bad file cannot block every later run.
-    """
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        if _is_checkpoint(saved):
-            return saved
-        problem = "it holds no training checkpoint written by vaeops"
-    except OSError:  # the file could not be read at all (permissions, I/O): not its content
-        raise
-    except Exception as error:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
-        problem = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
-    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
-    os.replace(path, aside)
-    logger.warning(
-        "Checkpoint %s could not be read (%s); moved it to %s and starting afresh.",
-        path,
-        problem,
-        aside,
-    )
-    return None
-
-
-def _is_checkpoint(saved: object) -> bool:
-    """The shape ``_save_checkpoint`` writes, down to the fingerprint a resume compares."""
-    if not (isinstance(saved, dict) and CHECKPOINT_KEYS <= saved.keys()):
-        return False
-    fingerprint = saved["fingerprint"]
-    return (
-        isinstance(fingerprint, dict)
-        and isinstance(fingerprint.get("settings"), dict)
-        and isinstance(fingerprint.get("data"), str)
-        and isinstance(saved["loop"], dict)
-        and isinstance(saved["progress"], dict)
-    )
-
-
-def _save_checkpoint(path: Path, state: dict) -> None:
-    """Written atomically: a kill or a full disk mid-write never leaves a truncated
-    checkpoint where the next run would look for one."""
-    torch_save_atomically(state, path)

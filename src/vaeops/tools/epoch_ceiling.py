@@ -15,55 +15,52 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
-import yaml
 
+from vaeops.adapters.kedro.config_loader import project_parameters
 from vaeops.data.sparse import DeviceCSR, resolve_device
 from vaeops.recommenders.benchmark import given_split_data, read_given_split
 from vaeops.recommenders.metrics import evaluate
-from vaeops.recommenders.models import ModelConfig, build_model
-from vaeops.recommenders.training import (
-    TrainingConfig,
-    TrainingLoop,
-    ValidationProgress,
-    resolve_precision,
-)
+from vaeops.recommenders.models import build_model
+from vaeops.recommenders.precision import resolve_precision
+from vaeops.recommenders.settings import TrainingParameters
+from vaeops.recommenders.training import TrainingLoop, ValidationProgress
 
-# The benchmark's carve and Mult-VAE override, read rather than copied so the two agree.
-GIVEN_SPLIT = yaml.safe_load(
-    (Path(__file__).parents[3] / "conf/base/parameters_benchmark_given_split.yml").read_text()
-)["benchmark_given_split"]
+# The Mult-VAE block and the carve of benchmark_given_split as `kedro run` resolves them
+# (run the tool from the project's folder), so the two agree.
+GIVEN_SPLIT = project_parameters()["benchmark_given_split"]
 MULTVAE = GIVEN_SPLIT["autoencoders"]["multvae"]
-K = GIVEN_SPLIT["validation_k"]  # 20, the LightGCN paper's cut-off
+K = MULTVAE["validation_k"]  # 20, the LightGCN paper's cut-off
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", required=True, help="a folder with train.txt and test.txt")
     parser.add_argument("--anneal-cap", type=float, default=MULTVAE["anneal_cap"], help="β's cap")
-    parser.add_argument("--dropout", type=float, default=0.5)
-    parser.add_argument("--epochs", type=int, default=200, help="planned epochs (β's schedule)")
+    parser.add_argument("--dropout", type=float, default=MULTVAE["model"]["dropout"])
+    parser.add_argument(
+        "--epochs", type=int, default=MULTVAE["epochs"], help="planned epochs (β's schedule)"
+    )
     parser.add_argument("--patience", type=int, default=MULTVAE["patience"])
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default=MULTVAE["device"])
     args = parser.parse_args()
 
     split = read_given_split({"name": "lightgcn", "raw_dir": args.data_dir, "path": args.data_dir})
     data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
-    config = TrainingConfig(
-        epochs=args.epochs,
-        anneal_cap=args.anneal_cap,
-        anneal_share=MULTVAE["anneal_share"],
-        patience=args.patience,
-        validation_k=K,
-        device=args.device,
+    config = TrainingParameters.model_validate(
+        {
+            **MULTVAE,
+            "model": {**MULTVAE["model"], "dropout": args.dropout},
+            "epochs": args.epochs,
+            "anneal_cap": args.anneal_cap,
+            "patience": args.patience,
+            "device": args.device,
+        }
     )
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = build_model(
-        ModelConfig(kind="multvae", n_items=split.train.shape[1], dropout=args.dropout)
-    ).to(device)
+    model = build_model(config.model, split.train.shape[1]).to(device)
     loop = TrainingLoop(
         model, DeviceCSR(data.train, device), config, resolve_precision(config.precision, device)
     )

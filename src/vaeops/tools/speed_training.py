@@ -18,22 +18,22 @@ import json
 import resource
 import sys
 import time
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+import yaml
 
 from vaeops.data.lightgcn import read_user_items
 from vaeops.data.sparse import DeviceCSR, binary_csr, resolve_device
-from vaeops.recommenders.metrics import evaluate
-from vaeops.recommenders.models import ModelConfig, build_model
-from vaeops.recommenders.training import (
-    PRECISIONS,
-    TrainingConfig,
-    TrainingLoop,
-)
+from vaeops.recommenders.metrics import Evaluation, evaluate
+from vaeops.recommenders.models import Autoencoder, build_model, saved_config
+from vaeops.recommenders.precision import PRECISIONS
+from vaeops.recommenders.settings import ModelParameters, TrainingParameters
+from vaeops.recommenders.training import TrainingLoop
 
 # (users, items), interactions. "tiny" is for smoke tests of the harness itself.
 SYNTHETIC_SHAPES = {
@@ -85,12 +85,14 @@ def synthetic(name: str, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.cs
     return matrix, fold_in, target
 
 
-def model_flops_per_user(config: ModelConfig, mean_nnz: float) -> tuple[float, float]:
+def model_flops_per_user(
+    config: ModelParameters, n_items: int, mean_nnz: float
+) -> tuple[float, float]:
     """Forward FLOPs per user and training FLOPs per user (forward + backward)."""
     first = config.hidden_dims[0] if config.hidden_dims else config.latent_dim
     encoder_out = 2 * config.latent_dim if config.kind == "multvae" else config.latent_dim
     encoder = [*config.hidden_dims, encoder_out]
-    decoder = [config.latent_dim, *reversed(config.hidden_dims), config.n_items]
+    decoder = [config.latent_dim, *reversed(config.hidden_dims), n_items]
     dense = sum(a * b for a, b in pairwise(encoder)) + sum(a * b for a, b in pairwise(decoder))
     sparse_input = mean_nnz * first
     forward = 2 * dense + 2 * sparse_input
@@ -130,8 +132,24 @@ def device_name(device: torch.device) -> str:
     return f"{device.type} ({torch.get_num_threads()} threads)"
 
 
+def training_settings(args: argparse.Namespace) -> TrainingParameters:
+    """The ``training`` block of ``--parameters`` (Mult-VAE as the YAML sets it), with the
+    benchmark's epochs, seed and precision and any batch size or device given."""
+    block = yaml.safe_load(Path(args.parameters).read_text())["training"]
+    given = {
+        "batch_size": args.batch_size,
+        "eval_batch_size": args.eval_batch_size,
+        "device": args.device,
+    }
+    block.update({key: value for key, value in given.items() if value is not None})
+    block.update(epochs=args.epochs, seed=args.seed, precision=args.precision)
+    block["model"]["kind"] = "multvae"
+    return TrainingParameters.model_validate(block)
+
+
 def run(args: argparse.Namespace) -> dict:
-    device = resolve_device(args.device)
+    settings = training_settings(args)
+    device = resolve_device(settings.device)
     if args.synthetic:
         train, fold_in, target = synthetic(args.synthetic, args.seed)
         data_name = f"synthetic-{args.synthetic}"
@@ -139,54 +157,10 @@ def run(args: argparse.Namespace) -> dict:
         train, fold_in, target = gowalla(Path(args.data_dir))
         data_name = "gowalla"
     torch.manual_seed(args.seed)
-    model_config = ModelConfig(kind="multvae", n_items=train.shape[1])
-    config = TrainingConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        device=str(device),
-        precision=args.precision,
-    )
-    model = build_model(model_config).to(device)
-    loop = TrainingLoop(model, DeviceCSR(train, device), config, args.precision)
-    eval_fold_in, eval_target = DeviceCSR(fold_in, device), DeviceCSR(target, device)
-
-    def evaluate_now():
-        model.eval()
-        with (
-            torch.no_grad(),
-            torch.autocast(
-                device.type, dtype=PRECISIONS[args.precision], enabled=args.precision != "fp32"
-            ),
-        ):
-            return evaluate(
-                model.score,
-                eval_fold_in,
-                eval_target,
-                ks=EVAL_KS,
-                batch_size=args.eval_batch_size,
-            )
-
-    epoch_seconds = []
-    synchronize(device)
-    started = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        record = loop.run_epoch()
-        synchronize(device)
-        epoch_seconds.append(time.perf_counter() - started)
-        if args.eval_every and epoch % args.eval_every == 0 and epoch < args.epochs:
-            # A learning curve for diagnosis only: the reported figures are
-            # always those of the last epoch, never the best evaluation.
-            curve_point = {
-                "epoch": epoch,
-                "loss": round(record["loss"], 4),
-                "beta": round(record["beta"], 5),
-            }
-            curve_point.update(_rounded(evaluate_now().summary()))
-            print(json.dumps(curve_point), file=sys.stderr, flush=True)
-        synchronize(device)
-        started = time.perf_counter()
-
+    model = build_model(settings.model, train.shape[1]).to(device)
+    loop = TrainingLoop(model, DeviceCSR(train, device), settings, args.precision)
+    evaluate_now = _evaluator(model, fold_in, target, settings, device)
+    epoch_seconds = _timed_epochs(loop, evaluate_now, args.eval_every, device)
     synchronize(device)
     started = time.perf_counter()
     result = evaluate_now()
@@ -194,14 +168,14 @@ def run(args: argparse.Namespace) -> dict:
     eval_seconds = time.perf_counter() - started
     if args.save_weights:
         torch.save(
-            {"model_config": model_config.to_dict(), "state_dict": model.state_dict()},
+            {"model_config": saved_config(model), "state_dict": model.state_dict()},
             args.save_weights,
         )
-
     # The first epoch pays one-off costs (allocator warm-up, kernel selection).
-    steady = epoch_seconds[1:] or epoch_seconds
-    seconds_per_epoch = float(np.mean(steady))
-    forward_flops, train_flops = model_flops_per_user(model_config, train.nnz / train.shape[0])
+    seconds_per_epoch = float(np.mean(epoch_seconds[1:] or epoch_seconds))
+    forward_flops, train_flops = model_flops_per_user(
+        settings.model, train.shape[1], train.nnz / train.shape[0]
+    )
     train_tflops = train_flops * train.shape[0] / seconds_per_epoch / 1e12
     matmul_tflops = measured_matmul_tflops(device, args.precision)
     return {
@@ -212,7 +186,7 @@ def run(args: argparse.Namespace) -> dict:
         "device": device_name(device),
         "torch": torch.__version__,
         "precision": args.precision,
-        "batch_size": args.batch_size,
+        "batch_size": settings.batch_size,
         "epochs": args.epochs,
         "epoch_seconds": [round(s, 3) for s in epoch_seconds],
         "seconds_per_epoch": round(seconds_per_epoch, 3),
@@ -227,6 +201,60 @@ def run(args: argparse.Namespace) -> dict:
         "device_matmul_tflops": round(matmul_tflops, 4),
         "fraction_of_matmul_peak": round(train_tflops / matmul_tflops, 3),
     }
+
+
+def _evaluator(
+    model: Autoencoder,
+    fold_in: sp.csr_matrix,
+    target: sp.csr_matrix,
+    settings: TrainingParameters,
+    device: torch.device,
+) -> Callable[[], Evaluation]:
+    """Full ranking of the evaluation users, in the benchmark's precision."""
+    eval_fold_in, eval_target = DeviceCSR(fold_in, device), DeviceCSR(target, device)
+    dtype = PRECISIONS[settings.precision]
+
+    def evaluate_now() -> Evaluation:
+        model.eval()
+        with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            return evaluate(
+                model.score,
+                eval_fold_in,
+                eval_target,
+                ks=EVAL_KS,
+                batch_size=settings.eval_batch_size,
+            )
+
+    return evaluate_now
+
+
+def _timed_epochs(
+    loop: TrainingLoop,
+    evaluate_now: Callable[[], Evaluation],
+    eval_every: int,
+    device: torch.device,
+) -> list[float]:
+    """Each epoch's seconds; with ``eval_every``, a learning-curve point on stderr."""
+    epoch_seconds = []
+    synchronize(device)
+    started = time.perf_counter()
+    for epoch in range(1, loop.config.epochs + 1):
+        record = loop.run_epoch()
+        synchronize(device)
+        epoch_seconds.append(time.perf_counter() - started)
+        if eval_every and epoch % eval_every == 0 and epoch < loop.config.epochs:
+            # A learning curve for diagnosis only: the reported figures are
+            # always those of the last epoch, never the best evaluation.
+            curve_point = {
+                "epoch": epoch,
+                "loss": round(record["loss"], 4),
+                "beta": round(record["beta"], 5),
+            }
+            curve_point.update(_rounded(evaluate_now().summary()))
+            print(json.dumps(curve_point), file=sys.stderr, flush=True)
+        synchronize(device)
+        started = time.perf_counter()
+    return epoch_seconds
 
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:
@@ -245,10 +273,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--data-dir", default=str(DEFAULT_GOWALLA_DIR), help="folder with train.txt/test.txt"
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    parser.add_argument(
+        "--parameters",
+        default="conf/base/parameters_training.yml",
+        help="the YAML whose training block sets the model and what is not given here",
+    )
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:1, mps (default: the YAML's)")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--eval-batch-size", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, help="default: the YAML's")
+    parser.add_argument("--eval-batch-size", type=int, help="default: the YAML's")
     parser.add_argument("--precision", choices=sorted(PRECISIONS), default="fp32")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -22,7 +22,8 @@ from kedro.io import CatalogProtocol
 from kedro.pipeline import Node, Pipeline
 
 from vaeops.files import LockHeld, hold_exclusive_lock, release_lock
-from vaeops.recommenders.training import Checkpointing
+from vaeops.recommenders.checkpoint import Checkpointing
+from vaeops.recommenders.settings import CheckpointParameters
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +74,11 @@ _HELD: dict[Path, CheckpointClaim] = {}
 _AWAITING_SAVE: list[CheckpointClaim] = []
 
 
-def checkpointing_from_parameters(checkpoint: dict) -> Checkpointing:
+def checkpointing_from_parameters(checkpoint: CheckpointParameters) -> Checkpointing:
     """The ``checkpoint`` parameters block as the trainer takes it, named after the
     training pipeline, the one that checkpoints."""
-    path = Path(checkpoint["dir"]) / f"{TRAINING_RUN_NAME}.pt"
-    return Checkpointing(path, checkpoint["every_epochs"])
+    path = Path(checkpoint.dir) / f"{TRAINING_RUN_NAME}.pt"
+    return Checkpointing(path, checkpoint.every_epochs)
 
 
 def finish_once_outputs_saved(claim: CheckpointClaim) -> None:
@@ -103,7 +104,8 @@ class CheckpointHooks:
         if any(CHECKPOINT_PARAMETERS in node.inputs for node in pipeline.nodes):
             checkpoint = catalog.load(CHECKPOINT_PARAMETERS)
             if checkpoint:
-                CheckpointClaim.take(checkpointing_from_parameters(checkpoint).path)
+                settings = CheckpointParameters.model_validate(checkpoint)
+                CheckpointClaim.take(checkpointing_from_parameters(settings).path)
 
     @hook_impl
     def after_node_run(self, node: Node) -> None:

@@ -13,7 +13,7 @@ from kedro.framework.project import pipelines
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Node, Pipeline
 
-from vaeops.adapters.kedro.parameters import check_parameters, load_parameters, typed_inputs
+from vaeops.adapters.kedro.parameters import check_parameters, load_parameters, plain_settings
 from vaeops.adapters.kedro.run_summary import (
     RunSummary,
     catalog_filepaths,
@@ -45,15 +45,6 @@ class ParameterCheckHooks:
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
         check_parameters(load_parameters(context.config_loader))
-
-
-class TypedParametersHooks:
-    """Hands each node the settings model its signature names instead of Kedro's dict
-    (Kedro updates a node's inputs with what before_node_run returns)."""
-
-    @hook_impl
-    def before_node_run(self, node: Node, inputs: dict[str, Any]) -> dict[str, Any]:
-        return typed_inputs(node.func, node.inputs, inputs)
 
 
 class NodeDataError(click.ClickException, DataError):
@@ -113,7 +104,7 @@ class MlflowRecordHooks:
 
     @hook_impl
     def after_catalog_created(self, parameters: dict[str, Any]) -> None:
-        self._parameters = parameters["parameters"]
+        self._parameters = plain_settings(parameters["parameters"])
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
@@ -160,7 +151,7 @@ class RunSummaryHooks:
 
     @hook_impl
     def after_catalog_created(self, parameters: dict[str, Any]) -> None:
-        self._parameters = parameters["parameters"]
+        self._parameters = plain_settings(parameters["parameters"])
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self) -> None:

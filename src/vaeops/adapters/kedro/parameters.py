@@ -1,26 +1,25 @@
-"""The whole configuration checked before a run, and each node handed its settings typed.
+"""The whole configuration checked before a run.
 
-Kedro hands nodes plain dictionaries, so a misspelt key (``training.learnin_rate``) or a
-value of the wrong type used to surface only when a node read it: after kedro-mlflow
-had opened its run, as a long traceback. ``check_parameters`` checks the whole
-configuration, ``--params`` overrides included, and names every bad key by its dotted
-path. ``typed_inputs`` then gives each node the settings model its signature asks for
-(``training: TrainingParameters``) instead of the dictionary, so the checked object is
-the one that runs. The models are strict: a value must already have the type the code
-uses (``"5"`` is no int).
+Kedro hands nodes plain dictionaries unless a node's signature names a settings model
+(``training: TrainingParameters``): then Kedro validates the block into that model
+before the run, and the node receives the checked object itself. A misspelt key
+(``training.learnin_rate``) or a value of the wrong type would still surface only when
+a node read it, after kedro-mlflow had opened its run, as a long traceback; so
+``check_parameters`` checks the whole configuration first, ``--params`` overrides
+included, and names every bad key by its dotted path. The models are strict: a value
+must already have the type the code uses (``"5"`` is no int).
 
 A field whose default is None may be left out (the code does without it) but, unless
 its type allows None, not set to null.
 """
 
-import inspect
-import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import click
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import (
+    BaseModel,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -38,7 +37,12 @@ from vaeops.augmentation.datasets import SCALINGS, SOURCES
 from vaeops.data.ingest import DATASETS, given_split_datasets
 from vaeops.errors import DataError
 from vaeops.recommenders.models import MODEL_CLASSES, MultVAE
-from vaeops.recommenders.training import PRECISION_CHOICES
+from vaeops.recommenders.settings import (
+    CheckpointParameters,
+    EvaluationParameters,
+    ReportingParameters,
+    TrainingParameters,
+)
 from vaeops.schema import (
     Block,
     Fraction,
@@ -46,7 +50,6 @@ from vaeops.schema import (
     NamedStudyParameters,
     Probability,
     StudyParameters,
-    block_in,
     overrides_of,
     search_space_of,
 )
@@ -83,78 +86,6 @@ class PreprocessingParameters(Block):
     n_heldout_users: PositiveInt | Annotated[float, Field(gt=0, lt=0.5)]
     target_fraction: Fraction
     seed: int
-
-
-class ModelParameters(Block):
-    kind: Literal[tuple(MODEL_CLASSES)]
-    hidden_dims: list[PositiveInt]
-    latent_dim: PositiveInt
-    dropout: Annotated[float, Field(ge=0, lt=1)]
-    # RecVAE only.
-    gamma: PositiveFloat = None
-    encoder_passes: PositiveInt = None
-    decoder_passes: PositiveInt = None
-
-
-class TrainingParameters(Block):
-    model: ModelParameters
-    epochs: PositiveInt
-    batch_size: PositiveInt
-    learning_rate: PositiveFloat
-    anneal_cap: NonNegativeFloat
-    anneal_share: Annotated[
-        float, Field(ge=0, le=1)
-    ]  # 0: the KL weight is anneal_cap from the start
-    total_anneal_steps: NonNegativeInt | None = (
-        None  # the paper's absolute form; overrides the share
-    )
-    patience: PositiveInt | None = None  # None: train every epoch
-    l2_penalty: NonNegativeFloat
-    validation_k: PositiveInt
-    eval_batch_size: PositiveInt
-    seed: int
-    device: str  # auto, cpu, cuda, cuda:1, mps: torch's device names
-    precision: Literal[PRECISION_CHOICES]
-
-
-class CheckpointParameters(Block):
-    every_epochs: PositiveInt
-    dir: str  # the training pipeline's checkpoint is <dir>/training.pt
-
-
-class EvaluationParameters(Block):
-    ks: Annotated[list[PositiveInt], Field(min_length=1)]
-    batch_size: PositiveInt
-    device: str
-
-
-class UserMapParameters(Block):
-    projection: Literal["pca", "tsne", "umap"]
-    max_genres_in_legend: PositiveInt
-
-
-class ItemNeighboursParameters(Block):
-    n_items: PositiveInt
-    n_neighbours: PositiveInt
-
-
-class TraversalParameters(Block):
-    steps: Annotated[int, Field(ge=2)]  # both ends included
-    top_k: PositiveInt
-
-
-class PosteriorParameters(Block):
-    active_threshold_nats: NonNegativeFloat
-
-
-class ReportingParameters(Block):
-    device: str
-    batch_size: PositiveInt
-    seed: int
-    user_map: UserMapParameters
-    item_neighbours: ItemNeighboursParameters
-    traversal: TraversalParameters
-    posterior: PosteriorParameters
 
 
 class TuningParameters(Block):
@@ -563,23 +494,14 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def typed_inputs(func: Any, input_names: Sequence[str], inputs: Mapping[str, Any]) -> dict:
-    """The inputs of a node whose parameter is annotated with a settings block, validated
-    into that block: ``params:`` blocks, and settings that an earlier node derived (e.g.
-    tuning_given_split's merged tuning block); ``input_names`` are bound to ``func``'s
-    parameters in order, as Kedro binds them."""
-    hints = typing.get_type_hints(func)
-    parameters = list(inspect.signature(func).parameters)
-    typed = {}
-    for name, dataset in zip(parameters, input_names, strict=False):
-        block = block_in(hints.get(name))
-        value = inputs.get(dataset)
-        if block is not None and isinstance(value, Mapping):
-            try:
-                typed[dataset] = block.model_validate(value)
-            except ValidationError as error:
-                problems = "\n".join(f"  {line}" for line in _describe(error, value))
-                raise ParameterError(
-                    f"Invalid {dataset.removeprefix('params:')}:\n{problems}"
-                ) from None
-    return typed
+def plain_settings(value: Any) -> Any:
+    """``value`` with every settings model in it back as the dictionary it was read from.
+
+    Kedro validates a node's parameters into the model its signature names before the
+    run starts, so the run's parameters hold models; what reads them by key (the run's
+    title, kedro-mlflow's logged params) sees the keys the YAML gave, as before."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    if isinstance(value, Mapping):
+        return {key: plain_settings(item) for key, item in value.items()}
+    return value

@@ -1,13 +1,7 @@
 import pandas as pd
 import scipy.sparse as sp
 
-from vaeops.adapters.mlflow.registry import (
-    CHAMPION,
-    ModelRegistry,
-    TrainedRecommender,
-    version_tags,
-)
-from vaeops.recommenders.evaluation import named_metrics
+from vaeops.jobs.registration import register_model
 
 
 def register_trained_model(
@@ -23,26 +17,17 @@ def register_trained_model(
     registry: dict,
     retraining: dict,
 ) -> dict:
-    """Register the run's model; it becomes champion only if there is none yet.
-
-    Later models wait for the retraining pipeline, which promotes a version
-    only after comparing it with the champion on the same users. The version's
-    headline metric is the one retraining decides on (``retraining.metric``).
-    """
-    models = ModelRegistry(registry["model_name"])
-    aliases = (CHAMPION,) if models.version(CHAMPION) is None else ()
-    kind = model_config["kind"]
-    version = models.register(
-        TrainedRecommender(weights, model_config, item_map, train, user_map),
-        tags=version_tags(
-            dataset,
-            interactions,
-            split_summary,
-            kind,
-            named_metrics(evaluation_report["models"], kind),
-            retraining["metric"],
-        ),
-        serving=registry["serving"],
-        aliases=aliases,
+    """Register the run's model; it becomes champion only if there is none yet."""
+    return register_model(
+        weights,
+        model_config,
+        item_map,
+        train,
+        user_map,
+        interactions,
+        split_summary,
+        evaluation_report,
+        dataset,
+        registry,
+        retraining,
     )
-    return models.summary(version)

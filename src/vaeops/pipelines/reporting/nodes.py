@@ -4,9 +4,10 @@ from matplotlib.figure import Figure
 
 from vaeops.data.sparse import resolve_device
 from vaeops.data.splits import held_out_user_ids
-from vaeops.recommenders import latent_tables, latent_views
 from vaeops.recommenders.latent import Posterior, decoder_item_vectors, posteriors_by_split
 from vaeops.recommenders.models import load_model
+from vaeops.recommenders.settings import ReportingParameters
+from vaeops.reports import latent_tables, latent_views
 
 
 def describe_items(item_map: pd.DataFrame, dataset: dict) -> pd.DataFrame:
@@ -16,15 +17,19 @@ def describe_items(item_map: pd.DataFrame, dataset: dict) -> pd.DataFrame:
 
 
 def neighbours_of_popular_items(
-    weights: dict, model_config: dict, train: sp.csr_matrix, items: pd.DataFrame, reporting: dict
+    weights: dict,
+    model_config: dict,
+    train: sp.csr_matrix,
+    items: pd.DataFrame,
+    reporting: ReportingParameters,
 ) -> dict:
-    settings = reporting["item_neighbours"]
+    settings = reporting.item_neighbours
     table = latent_tables.popular_item_neighbours(
         decoder_item_vectors(load_model(model_config, weights)),
         train,
         items,
-        n_items=settings["n_items"],
-        n_neighbours=settings["n_neighbours"],
+        n_items=settings.n_items,
+        n_neighbours=settings.n_neighbours,
     )
     return {"table": table, "markdown": latent_tables.neighbours_markdown(table)}
 
@@ -34,13 +39,13 @@ def encode_posteriors(
     model_config: dict,
     train: sp.csr_matrix,
     test_fold_in: sp.csr_matrix,
-    reporting: dict,
+    reporting: ReportingParameters,
 ) -> dict[str, Posterior]:
     """``q(z | x)`` of the training users and of the test users given their fold-in items."""
     return posteriors_by_split(
-        load_model(model_config, weights, resolve_device(reporting["device"])),
+        load_model(model_config, weights, resolve_device(reporting.device)),
         {"train": train, "test": test_fold_in},
-        reporting["batch_size"],
+        reporting.batch_size,
     )
 
 
@@ -50,15 +55,15 @@ def plot_user_maps(
     test_fold_in: sp.csr_matrix,
     items: pd.DataFrame,
     model_config: dict,
-    reporting: dict,
+    reporting: ReportingParameters,
 ) -> dict[str, Figure]:
     return latent_views.user_maps(
         posteriors,
         {"train": train, "test": test_fold_in},
         items,
-        projection=reporting["user_map"]["projection"],
-        max_genres=reporting["user_map"]["max_genres_in_legend"],
-        seed=reporting["seed"],
+        projection=reporting.user_map.projection,
+        max_genres=reporting.user_map.max_genres_in_legend,
+        seed=reporting.seed,
         model_kind=model_config["kind"],
     )
 
@@ -70,22 +75,22 @@ def traverse_between_users(
     test_fold_in: sp.csr_matrix,
     user_map: pd.DataFrame,
     items: pd.DataFrame,
-    reporting: dict,
+    reporting: ReportingParameters,
 ) -> str:
     return latent_tables.traversal_markdown(
-        load_model(model_config, weights, resolve_device(reporting["device"])),
+        load_model(model_config, weights, resolve_device(reporting.device)),
         posteriors,
         test_fold_in,
         held_out_user_ids(user_map, "test"),
         items["title"].to_numpy(),
-        steps=reporting["traversal"]["steps"],
-        top_k=reporting["traversal"]["top_k"],
+        steps=reporting.traversal.steps,
+        top_k=reporting.traversal.top_k,
     )
 
 
 def check_posterior_health(
-    posteriors: dict[str, Posterior], model_config: dict, reporting: dict
+    posteriors: dict[str, Posterior], model_config: dict, reporting: ReportingParameters
 ) -> dict:
     return latent_views.posterior_health(
-        posteriors, model_config["kind"], reporting["posterior"]["active_threshold_nats"]
+        posteriors, model_config["kind"], reporting.posterior.active_threshold_nats
     )

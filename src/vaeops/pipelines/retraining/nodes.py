@@ -29,6 +29,7 @@ from vaeops.adapters.mlflow.tracking import active_run_id, metric_history
 from vaeops.data.splits import liang_split, split_summary
 from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.evaluation import evaluate_beside_popularity, named_metrics, summaries
+from vaeops.recommenders.models import saved_config
 from vaeops.recommenders.retraining import (
     Outcome,
     RetrainingFacts,
@@ -41,6 +42,7 @@ from vaeops.recommenders.retraining import (
     interactions_fingerprint,
     retraining_outcome,
 )
+from vaeops.recommenders.settings import EvaluationParameters, TrainingParameters
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +116,16 @@ def _retrain(
     if outcome := retraining_outcome(facts):
         return facts, outcome
 
-    result, model_config = train_from_parameters(
-        split.train, split.validation_fold_in, split.validation_target, training
+    result = train_from_parameters(
+        split.train,
+        split.validation_fold_in,
+        split.validation_target,
+        TrainingParameters.model_validate(training),
     )
+    model_config = saved_config(result.model)
     candidate = TrainedRecommender(
         result.model.state_dict(),
-        model_config.to_dict(),
+        model_config,
         split.item_map,
         split.train,
         split.user_map,
@@ -130,13 +136,13 @@ def _retrain(
         split.train,
         split.test_fold_in,
         split.test_target,
-        evaluation,
+        EvaluationParameters.model_validate(evaluation),
     )
-    test_metrics = named_metrics(summaries(evaluations), model_config.kind)
+    test_metrics = named_metrics(summaries(evaluations), model_config["kind"])
     challenger = models.register(
         candidate,
         tags=version_tags(
-            dataset, interactions, summary, model_config.kind, test_metrics, facts.metric
+            dataset, interactions, summary, model_config["kind"], test_metrics, facts.metric
         ),
         serving=registry["serving"],
         aliases=(CHALLENGER,),

@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.jobs.training import training_curves
+from vaeops.reports.training import training_curves
 
 from .nodes import train_recommender
 

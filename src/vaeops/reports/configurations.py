@@ -1,0 +1,44 @@
+"""The Markdown of a tuned configuration compared with the default on the test users."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+import yaml
+
+
+def comparison_report(scores: Mapping[str, Mapping[str, float]], tuned_training: dict) -> str:
+    """Markdown: the ``default`` and ``tuned`` scores side by side, a verdict per NDCG,
+    and the tuned ``training`` block to copy into a parameters file."""
+    table = pd.DataFrame.from_dict(scores, orient="index").rename_axis("configuration")
+    verdicts = []
+    for key in [m for m in table.columns if m.startswith(("val/ndcg_at_", "test/ndcg_at_"))]:
+        tuned, default = scores["tuned"][key], scores["default"][key]
+        verdict = (
+            "higher than" if tuned > default else "lower than" if tuned < default else "equal to"
+        )
+        verdicts.append(
+            f"- {key}: tuned {tuned:.4f} is {verdict} default {default:.4f} "
+            f"({tuned - default:+.4f})."
+        )
+    tuned_yaml = yaml.safe_dump({"training": tuned_training}, sort_keys=False).rstrip()
+    return "\n".join(
+        [
+            "# Tuned vs default configuration",
+            "",
+            "Both were trained alike (best-validation checkpoint) and scored once on the test "
+            "users.",
+            "",
+            table.to_markdown(floatfmt=".4f"),
+            "",
+            *verdicts,
+            "",
+            "Tuned `training` parameters:",
+            "",
+            "```yaml",
+            tuned_yaml,
+            "```",
+            "",
+        ]
+    )
