@@ -7,25 +7,25 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from vaeops.adapters.kedro.config_loader import project_parameters
 from vaeops.recommenders.settings import ModelParameters, TrainingParameters
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
 
 
 @cache
-def _yaml(name: str) -> dict:
-    return yaml.safe_load((CONF / name).read_text())
+def _parameters() -> dict:
+    """conf/base's parameters as `kedro run --env base` resolves them."""
+    return project_parameters(CONF.parent, env="base")
 
 
 def model_block(kind: str = "multvae", **overrides: Any) -> dict:
     """The ``training.model`` block of parameters_training.yml; a RecVAE's is the
     benchmark's ``autoencoders.recvae.model``."""
     if kind == "recvae":
-        block = _yaml("parameters_benchmark.yml")["benchmark"]["autoencoders"]["recvae"]["model"]
+        block = _parameters()["benchmark"]["autoencoders"]["recvae"]["model"]
     else:
-        block = {**_yaml("parameters_training.yml")["training"]["model"], "kind": kind}
+        block = {**_parameters()["training"]["model"], "kind": kind}
     return {**block, **overrides}
 
 
@@ -36,7 +36,7 @@ def model_settings(kind: str = "multvae", **overrides: Any) -> ModelParameters:
 def training_block(model: dict | None = None, **overrides: Any) -> dict:
     """The ``training`` block of parameters_training.yml with ``overrides``; ``model``
     holds overrides of ``model_block`` (its ``kind`` included)."""
-    block = {**_yaml("parameters_training.yml")["training"], **overrides}
+    block = {**_parameters()["training"], **overrides}
     block["model"] = model_block(**(model or {}))
     return block
 

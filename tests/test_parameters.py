@@ -184,7 +184,14 @@ def test_contour_params_must_be_searched(shipped):
 
 def test_searching_a_setting_the_model_ignores_fails_and_says_why(shipped):
     annealed = {"type": "float", "low": 0.0, "high": 1.0}
-    recvae = changed(shipped, "training.model.kind", "recvae")
+    recvae_model = {
+        **shipped["training"]["model"],
+        "kind": "recvae",
+        "gamma": 0.005,
+        "encoder_passes": 3,
+        "decoder_passes": 1,
+    }
+    recvae = changed(shipped, "training.model", recvae_model)
     assert problems(recvae) == [
         "tuning.search_space varies ['anneal_cap', 'anneal_share'], settings that change "
         "nothing here: a recvae has no annealed KL weight (docs/tuning.md has a RecVAE "
