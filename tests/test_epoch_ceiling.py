@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from tests.given_splits import write_lightgcn_split
-from vaeops.recommenders.benchmark import given_split_data, read_given_split
+from vaeops.data.settings import GivenSplitDatasetParameters
+from vaeops.data.splits import read_given_split
+from vaeops.recommenders.benchmark import given_split_data
 from vaeops.recommenders.models import ModelConfig
 from vaeops.recommenders.training import TrainingConfig, train_autoencoder
 
@@ -34,7 +36,8 @@ def test_it_keeps_the_benchmarks_epoch_and_reports_the_best_test_epoch_beside_it
     )
     *curve, summary = (json.loads(line) for line in completed.stdout.splitlines())
 
-    split = read_given_split({"name": "lightgcn", "raw_dir": folder, "path": folder})
+    lightgcn = {"name": "lightgcn", "raw_dir": str(folder), "path": str(folder)}
+    split = read_given_split(GivenSplitDatasetParameters.model_validate(lightgcn))
     data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
     pipeline = train_autoencoder(
         ModelConfig(kind="multvae", n_items=split.train.shape[1]),

@@ -16,6 +16,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from tests.data_settings import preprocessing
 from tests.mlflow_store import tracking_into
 from vaeops.adapters.mlflow.registry import CHAMPION, ModelRegistry, TrainedRecommender
 from vaeops.data.splits import liang_split
@@ -47,7 +48,7 @@ def champion(ml100k_interactions, tmp_path_factory) -> tuple[str, list[int]]:
     """A small Mult-VAE trained on MovieLens 100K, registered as champion; the store's URI
     and the model's item catalogue."""
     folder = tmp_path_factory.mktemp("served")
-    split = liang_split(ml100k_interactions)
+    split = liang_split(ml100k_interactions, preprocessing())
     config = ModelConfig(
         kind="multvae", n_items=split.train.shape[1], hidden_dims=[64], latent_dim=16
     )

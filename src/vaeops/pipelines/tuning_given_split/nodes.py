@@ -3,8 +3,10 @@ from typing import Any
 import scipy.sparse as sp
 
 from vaeops.config import merged
+from vaeops.data.settings import GivenSplitDatasetParameters
+from vaeops.data.splits import read_given_split
 from vaeops.jobs.benchmark import autoencoder_training, given_split_settings
-from vaeops.recommenders.benchmark import given_split_data, read_given_split
+from vaeops.recommenders.benchmark import given_split_data
 
 # Entries of tuning_given_split.tuning that replace params:tuning's rather than merge
 # into it: a search space merged key by key could only grow.
@@ -15,7 +17,7 @@ def carve_for_tuning(given: dict) -> dict[str, sp.csr_matrix]:
     """The five matrices the tuning nodes read, from the benchmark's own carve: the study
     chooses on the carved validation users; the test part is ranked once, at the end,
     with every user's train items as the fold-in. Nothing is refitted."""
-    split = read_given_split(given["dataset"])
+    split = read_given_split(GivenSplitDatasetParameters.model_validate(given["dataset"]))
     data = given_split_data(split.train, split.test_target, given["validation"], refit=False)
     return {
         "train_matrix": data.train,
