@@ -13,7 +13,7 @@ from kedro.framework.project import pipelines
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Node, Pipeline
 
-from vaeops.adapters.kedro.parameters import check_parameters, typed_inputs
+from vaeops.adapters.kedro.parameters import check_parameters, plain_parameters, typed_inputs
 from vaeops.adapters.kedro.run_summary import (
     RunSummary,
     catalog_filepaths,
@@ -113,7 +113,7 @@ class MlflowRecordHooks:
 
     @hook_impl
     def after_catalog_created(self, parameters: dict[str, Any]) -> None:
-        self._parameters = parameters["parameters"]
+        self._parameters = plain_parameters(parameters["parameters"])
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
@@ -164,7 +164,7 @@ class RunSummaryHooks:
         self, conf_catalog: dict[str, Any], parameters: dict[str, Any]
     ) -> None:
         self._filepaths = catalog_filepaths(conf_catalog)
-        self._parameters = parameters["parameters"]
+        self._parameters = plain_parameters(parameters["parameters"])
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self) -> None:

@@ -14,9 +14,10 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
 
+from vaeops.adapters.kedro.parameters import plain_parameters
 from vaeops.secrets import mask_secrets
 
 # The distribution whose registered hook this one replaces.
@@ -29,6 +30,13 @@ class SecretMaskingMlflowHook(MlflowHook):
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
         super().before_pipeline_run(mask_secrets(run_params), pipeline, catalog)
+
+    @hook_impl
+    def before_node_run(
+        self, node: Node, catalog: DataCatalog, inputs: dict[str, Any], is_async: bool
+    ) -> None:
+        """Logs the settings as the YAML has them, not the models Kedro made of them."""
+        super().before_node_run(node, catalog, plain_parameters(inputs), is_async)
 
     def _log_param(self, name: str, value: Any) -> None:
         super()._log_param(name, mask_secrets(value, name))

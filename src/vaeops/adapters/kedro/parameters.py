@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 import click
 from pydantic import (
+    BaseModel,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -474,6 +475,20 @@ def _dotted(params: Mapping[str, Any], location: Sequence[str | int]) -> str:
 
 def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
+
+
+def plain_parameters(value: Any) -> Any:
+    """``value`` with every settings model turned back into the mapping it was read from.
+
+    Kedro 1.7 itself puts the model a node's annotation names into the parameters
+    (kedro.validation), so hooks and kedro-mlflow, which read, flatten and log the YAML's
+    mappings, would otherwise see models.
+    """
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    if isinstance(value, Mapping):
+        return {key: plain_parameters(item) for key, item in value.items()}
+    return value
 
 
 def typed_inputs(func: Any, input_names: Sequence[str], inputs: Mapping[str, Any]) -> dict:
