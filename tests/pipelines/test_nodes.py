@@ -4,12 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from pydantic import ValidationError
 
 from tests.markdown_tables import markdown_tables
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
-from vaeops.adapters.kedro.parameters import typed_inputs
-from vaeops.data.settings import DatasetParameters
-from vaeops.errors import DataError
 from vaeops.jobs.training import training_curves
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.ingestion.nodes import ingest_interactions
@@ -29,15 +27,15 @@ def test_ingestion_reads_a_custom_file_with_configured_columns(tmp_path):
         log, index=False
     )
     dataset = {**DATASET_PARAMS, "path": str(log), "raw_dir": str(tmp_path)}
-    frame = ingest_interactions(DatasetParameters.model_validate(dataset))
+    frame = ingest_interactions(dataset)
     assert list(frame.columns) == ["user", "item", "rating"]
     assert len(frame) == 3
 
 
 def test_ingestion_rejects_an_unknown_dataset_with_the_valid_names(tmp_path):
     dataset = {**DATASET_PARAMS, "name": "movielens", "raw_dir": str(tmp_path)}
-    with pytest.raises(DataError, match="ml-100k"):
-        typed_inputs(ingest_interactions, ["params:dataset"], {"params:dataset": dataset})
+    with pytest.raises(ValidationError, match="ml-100k"):
+        ingest_interactions(dataset)
 
 
 def community_split():
