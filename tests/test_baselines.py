@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tests.data_settings import preprocessing
 from vaeops.data.splits import liang_split
 from vaeops.errors import DataError
 from vaeops.recommenders import baselines
@@ -251,7 +252,7 @@ def test_fitting_rejects_dense_and_negative_input():
 
 def test_personalised_models_beat_popularity_on_movielens_100k(ml100k_interactions):
     # The data README's calibration split: 100 validation and 100 test users, seed 98765.
-    split = liang_split(ml100k_interactions, n_heldout_users=100, seed=98765)
+    split = liang_split(ml100k_interactions, preprocessing(n_heldout_users=100, seed=98765))
     ndcg = {
         name: evaluate(
             scipy_scorer(model.fit(split.train)), split.test_fold_in, split.test_target, ks=(100,)

@@ -21,7 +21,6 @@ from vaeops.recommenders.benchmark import (
     candidate_settings,
     fit_and_score,
     given_split_data,
-    read_given_split,
     refit_settings,
     selected_models,
 )
@@ -458,8 +457,3 @@ def test_published_rows_are_marked_and_fill_only_their_own_columns():
     assert models["lightgcn (**published**)"] == ["—", "—", "—", "0.1554", "0.1830", "—"]
     assert "not measured here; source: He et al. 2020" in output["report_markdown"]
     assert "min(K, n test items)" in output["report_markdown"]
-
-
-def test_a_dataset_without_a_published_split_is_refused():
-    with pytest.raises(DataError, match="kedro run --pipeline benchmark"):
-        read_given_split({"name": "ml-100k", "path": None, "raw_dir": "data/01_raw"})

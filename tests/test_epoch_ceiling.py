@@ -11,7 +11,9 @@ import yaml
 
 from tests.given_splits import write_lightgcn_split
 from tests.settings import training_settings
-from vaeops.recommenders.benchmark import given_split_data, read_given_split
+from vaeops.data.settings import GivenSplitDatasetParameters
+from vaeops.data.splits import read_given_split
+from vaeops.recommenders.benchmark import given_split_data
 from vaeops.recommenders.training import train_autoencoder
 
 ROOT = Path(__file__).parents[1]
@@ -41,7 +43,8 @@ def test_it_keeps_the_benchmarks_epoch_and_reports_the_best_test_epoch_beside_it
     )
     *curve, summary = (json.loads(line) for line in completed.stdout.splitlines())
 
-    split = read_given_split({"name": "lightgcn", "raw_dir": folder, "path": folder})
+    lightgcn = {"name": "lightgcn", "raw_dir": str(folder), "path": str(folder)}
+    split = read_given_split(GivenSplitDatasetParameters.model_validate(lightgcn))
     data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
     pipeline = train_autoencoder(
         training_settings(

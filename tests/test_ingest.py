@@ -439,7 +439,10 @@ def test_any_lightgcn_format_folder_is_a_given_split_but_needs_its_path(tmp_path
     assert len(load_interactions("lightgcn", tmp_path / "raw", path=folder)) == 6
     with pytest.raises(DataError, match="has no download: set the dataset's `path`"):
         load_given_split("lightgcn", tmp_path / "raw")
-    with pytest.raises(DataError, match="ships no train/test split.*gowalla, lightgcn"):
+    with pytest.raises(
+        DataError,
+        match="ships no train/test split.*gowalla, lightgcn.*kedro run --pipeline benchmark",
+    ):
         load_given_split("ml-100k", tmp_path / "raw", path=folder)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
+from tests.data_settings import preprocessing
 from tests.mlflow_store import tracking_into
 from tests.settings import training_settings
 from vaeops.adapters.mlflow.registry import CHAMPION, ModelRegistry, TrainedRecommender
@@ -48,7 +49,7 @@ def champion(ml100k_interactions, tmp_path_factory) -> tuple[str, list[int]]:
     """A small Mult-VAE trained on MovieLens 100K, registered as champion; the store's URI
     and the model's item catalogue."""
     folder = tmp_path_factory.mktemp("served")
-    split = liang_split(ml100k_interactions)
+    split = liang_split(ml100k_interactions, preprocessing())
     config = training_settings(
         {"hidden_dims": [64], "latent_dim": 16}, epochs=2, batch_size=100, device="cpu"
     )

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from pydantic import ValidationError
 
+from tests.data_settings import preprocessing
 from vaeops.data.splits import LiangSplit, given_split, liang_split, split_summary
 from vaeops.errors import DataError
 
@@ -173,13 +175,15 @@ REFERENCE_CASES = {
 def test_matches_notebook_reference(case: tuple[dict, dict], string_ids: bool) -> None:
     ours, theirs = case
     log = synthetic_log(string_ids=string_ids)
-    split = liang_split(log, n_heldout_users=12, **ours)
+    split = liang_split(log, preprocessing(n_heldout_users=12, **ours))
     assert_matches_reference(split, notebook_reference(log, n_heldout=12, **theirs))
 
 
 def test_users_are_shuffled_in_sorted_id_order() -> None:
     log = synthetic_log()
-    split = liang_split(log, n_heldout_users=10, rating_threshold=None, min_user_count=0)
+    split = liang_split(
+        log, preprocessing(n_heldout_users=10, rating_threshold=None, min_user_count=0)
+    )
     sorted_users = np.sort(log["user"].unique())
     shuffled = sorted_users[np.random.RandomState(98765).permutation(sorted_users.size)]
     expected_split = ["train"] * (sorted_users.size - 20) + ["validation"] * 10 + ["test"] * 10
@@ -227,7 +231,7 @@ def test_split_invariants(params: dict) -> None:
     threshold = params.get("rating_threshold", 3.5)
     min_users = params.get("min_user_count", 5)
     min_items = params.get("min_item_count", 0)
-    split = liang_split(log, n_heldout_users=15, **params)
+    split = liang_split(log, preprocessing(n_heldout_users=15, **params))
 
     positive = log if threshold is None else log[log["rating"] > threshold]
     item_count = positive.groupby("item")["user"].transform("size")
@@ -273,7 +277,7 @@ def test_split_invariants(params: dict) -> None:
 def test_some_heldout_users_have_no_targets_and_items_are_restricted() -> None:
     """Guards the invariant test's coverage: both branches must actually occur."""
     log = rare_items_log()
-    split = liang_split(log, n_heldout_users=15, min_user_count=1)
+    split = liang_split(log, preprocessing(n_heldout_users=15, min_user_count=1))
     fold_in_sizes = np.concatenate(
         [getattr(split, f"{name}_fold_in").getnnz(axis=1) for name in HELDOUT_SPLITS]
     )
@@ -289,7 +293,7 @@ def test_heldout_user_with_only_unseen_items_gets_no_row() -> None:
     log = pd.DataFrame({"user": np.repeat(users, 5), "item": np.tile(np.arange(5), 10)})
     last_test_user = np.random.RandomState(98765).permutation(10)[-1]
     log.loc[log["user"] == last_test_user, "item"] += 100
-    split = liang_split(log, n_heldout_users=2)
+    split = liang_split(log, preprocessing(n_heldout_users=2))
     assert last_test_user not in set(split.user_map["user"])
     assert split.test_fold_in.shape[0] == split.test_target.shape[0] == 1
     assert len(split.item_map) == 5
@@ -297,8 +301,8 @@ def test_heldout_user_with_only_unseen_items_gets_no_row() -> None:
 
 def test_same_seed_reproduces_and_other_seed_differs() -> None:
     log = synthetic_log()
-    first, again = liang_split(log, seed=3), liang_split(log, seed=3)
-    other = liang_split(log, seed=4)
+    first, again = liang_split(log, preprocessing(seed=3)), liang_split(log, preprocessing(seed=3))
+    other = liang_split(log, preprocessing(seed=4))
     pd.testing.assert_frame_equal(first.user_map, again.user_map)
     for name in ("train", "validation_fold_in", "validation_target", "test_fold_in"):
         assert_same_matrix(getattr(first, name), getattr(again, name))
@@ -307,14 +311,14 @@ def test_same_seed_reproduces_and_other_seed_differs() -> None:
 
 def test_fraction_of_users_held_out() -> None:
     log = synthetic_log()
-    n_users = liang_split(log).user_map.shape[0]
-    split = liang_split(log, n_heldout_users=0.25)
+    n_users = liang_split(log, preprocessing()).user_map.shape[0]
+    split = liang_split(log, preprocessing(n_heldout_users=0.25))
     counts = split.user_map["split"].value_counts()
     assert counts["validation"] == counts["test"] == int(0.25 * n_users)
 
 
 def test_split_summary_is_json_and_adds_up() -> None:
-    split = liang_split(synthetic_log(), n_heldout_users=10)
+    split = liang_split(synthetic_log(), preprocessing(n_heldout_users=10))
     summary = json.loads(json.dumps(split_summary(split)))
     parts = [summary[name] for name in ("train", *HELDOUT_SPLITS)]
     assert summary["total"]["users"] == sum(part["users"] for part in parts) == len(split.user_map)
@@ -334,7 +338,7 @@ ML100K_DEFAULT_COUNTS = {
 
 def test_ml100k_default_split_counts_and_reference(ml100k_interactions: pd.DataFrame) -> None:
     log = ml100k_interactions
-    split = liang_split(log)
+    split = liang_split(log, preprocessing())
     summary = split_summary(split)
     counts = {
         name: {key: summary[name][key] for key in expected}
@@ -348,10 +352,6 @@ def bad_input_cases() -> dict:
     log = synthetic_log()
     return {
         "missing item column": (log.drop(columns="item"), {}, "lack column"),
-        "heldout fraction too large": (log, {"n_heldout_users": 0.5}, "out of range"),
-        "heldout fraction zero": (log, {"n_heldout_users": 0.0}, "out of range"),
-        "heldout count zero": (log, {"n_heldout_users": 0}, "holds out no users"),
-        "target fraction": (log, {"target_fraction": 1.0}, "target_fraction=1.0 is out of range"),
         "too few users": (log, {"n_heldout_users": 500}, "users remain after filtering"),
         "threshold too high": (log, {"rating_threshold": 5.0}, "no interaction has rating > 5.0"),
         "filters too strict": (log, {"min_user_count": 1000}, "min_user_count=1000"),
@@ -370,14 +370,30 @@ def bad_input_cases() -> dict:
 )
 def test_bad_input_raises_data_error(log: pd.DataFrame, params: dict, message: str) -> None:
     with pytest.raises(DataError, match=message):
-        liang_split(log, **params)
+        liang_split(log, preprocessing(**params))
+
+
+SETTINGS_OUT_OF_RANGE = {
+    "heldout fraction too large": {"n_heldout_users": 0.5},
+    "heldout fraction zero": {"n_heldout_users": 0.0},
+    "heldout count zero": {"n_heldout_users": 0},
+    "target fraction": {"target_fraction": 1.0},
+}
+
+
+@pytest.mark.parametrize(
+    "overrides", SETTINGS_OUT_OF_RANGE.values(), ids=SETTINGS_OUT_OF_RANGE.keys()
+)
+def test_settings_that_hold_out_no_one_or_everyone_are_refused(overrides: dict) -> None:
+    with pytest.raises(ValidationError, match=next(iter(overrides))):
+        preprocessing(**overrides)
 
 
 def test_too_few_users_message_gives_counts() -> None:
     log = synthetic_log()
-    n_users = len(liang_split(log).user_map)
+    n_users = len(liang_split(log, preprocessing()).user_map)
     with pytest.raises(DataError) as error:
-        liang_split(log, n_heldout_users=500)
+        liang_split(log, preprocessing(n_heldout_users=500))
     assert f"{n_users} users remain" in str(error.value)
     assert "n_heldout_users=500" in str(error.value)
 

@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from pydantic import ValidationError
 
 from tests.markdown_tables import markdown_tables
 from tests.pipelines.tiny import TINY_TRAINING_PARAMS
 from tests.settings import training_settings
-from vaeops.errors import DataError
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.ingestion.nodes import ingest_interactions
 from vaeops.pipelines.training.nodes import train_recommender
@@ -28,14 +28,16 @@ def test_ingestion_reads_a_custom_file_with_configured_columns(tmp_path):
     pd.DataFrame({"uid": ["a", "a", "b"], "sku": [10, 11, 10], "stars": [5.0, 4.0, 2.0]}).to_csv(
         log, index=False
     )
-    frame = ingest_interactions({**DATASET_PARAMS, "path": str(log), "raw_dir": str(tmp_path)})
+    dataset = {**DATASET_PARAMS, "path": str(log), "raw_dir": str(tmp_path)}
+    frame = ingest_interactions(dataset)
     assert list(frame.columns) == ["user", "item", "rating"]
     assert len(frame) == 3
 
 
 def test_ingestion_rejects_an_unknown_dataset_with_the_valid_names(tmp_path):
-    with pytest.raises(DataError, match="ml-100k"):
-        ingest_interactions({**DATASET_PARAMS, "name": "movielens", "raw_dir": str(tmp_path)})
+    dataset = {**DATASET_PARAMS, "name": "movielens", "raw_dir": str(tmp_path)}
+    with pytest.raises(ValidationError, match="ml-100k"):
+        ingest_interactions(dataset)
 
 
 def community_split():

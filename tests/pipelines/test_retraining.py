@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.data_settings import preprocessing
 from tests.mlflow_store import fresh_sqlite_store
 from vaeops.data.splits import liang_split
 from vaeops.errors import DataError
@@ -201,7 +202,13 @@ def test_a_challenger_of_other_data_or_item_ids_never_replaces_the_champion(
 
 
 def test_new_interactions_come_from_extra_files_with_the_standard_columns(ml100k_dir, tmp_path):
-    dataset = {"name": "ml-100k", "path": str(ml100k_dir), "raw_dir": str(tmp_path), "columns": {}}
+    columns = {"user": "user_id", "item": "item_id", "rating": "rating", "timestamp": "timestamp"}
+    dataset = {
+        "name": "ml-100k",
+        "path": str(ml100k_dir),
+        "raw_dir": str(tmp_path),
+        "columns": columns,
+    }
     extra = tmp_path / "new.csv"
     # User 196 rated item 242 with 3 stars in u.data; the new 5 stars win, user 5000 is new.
     pd.DataFrame(
@@ -226,9 +233,9 @@ def n_fresh_test_users(old: list[str], new: list[str], new_seed: int) -> int:
         frames = [pd.read_csv(file) for file in files]
         return pd.concat(frames).rename(columns={"user_id": "user", "item_id": "item"})
 
-    old_split = liang_split(interactions(old))
+    old_split = liang_split(interactions(old), preprocessing())
     seen = set(old_split.user_map.loc[old_split.user_map["split"] != "test", "user"])
-    new_split = liang_split(interactions(new), seed=new_seed)
+    new_split = liang_split(interactions(new), preprocessing(seed=new_seed))
     test = new_split.user_map[new_split.user_map["split"] == "test"].sort_values("row")
     has_targets = np.diff(new_split.test_target.indptr) > 0
     return sum(user not in seen for user in test["user"][has_targets])

@@ -8,10 +8,10 @@ pinned, checksummed sources (``sources``: a local ``path`` wins, then the verifi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -28,6 +28,9 @@ from vaeops.data.sources import (
     obtain,
 )
 from vaeops.errors import DataError
+
+if TYPE_CHECKING:  # settings.py reads DATASETS from here
+    from vaeops.data.settings import DatasetParameters
 
 __all__ = [
     "DATASETS",
@@ -228,16 +231,16 @@ def _locate_interactions(
     return obtain(name, spec.description, spec.sources, Path(raw_dir) / name, [files])[1]
 
 
-def load_configured(dataset: Mapping[str, Any]) -> pd.DataFrame:
+def load_configured(dataset: DatasetParameters) -> pd.DataFrame:
     """The interactions a ``dataset`` parameters block describes; its column names and
     separator apply only to ``custom`` files, since named datasets have fixed layouts."""
-    custom = dataset["name"] == "custom"
+    custom = dataset.name == "custom"
     return load_interactions(
-        dataset["name"],
-        raw_dir=dataset["raw_dir"],
-        path=dataset["path"],
-        columns=dataset["columns"] if custom else None,
-        separator=dataset.get("separator") if custom else None,
+        dataset.name,
+        raw_dir=dataset.raw_dir,
+        path=dataset.path,
+        columns=dataset.columns.model_dump() if custom else None,
+        separator=dataset.separator if custom else None,
     )
 
 

@@ -27,9 +27,9 @@ import scipy.sparse as sp
 import torch
 from sklearn.model_selection import ParameterGrid
 
-from vaeops.data.ingest import load_given_split
+from vaeops.data.settings import CarvedValidationParameters
 from vaeops.data.sparse import resolve_device
-from vaeops.data.splits import GivenSplit, carve_validation, given_split
+from vaeops.data.splits import carve_validation
 from vaeops.errors import DataError
 from vaeops.recommenders.baselines import EASE, ItemKNN, MatrixFactorization, Popularity
 from vaeops.recommenders.metrics import Evaluation, Scorer, evaluate, metric_names, scipy_scorer
@@ -128,7 +128,7 @@ def given_split_data(
     every user's row, so an epoch of the refit has as many updates as one of the run
     that chose it.
     """
-    carved = carve_validation(train, **validation)
+    carved = carve_validation(train, CarvedValidationParameters.model_validate(validation))
     n_users = int(carved.rows.size)
     drawn = (
         f"at most {validation['max_users']:,} users drawn at random"
@@ -585,20 +585,3 @@ def _models_table(models: dict, published: dict | None, columns: dict[str, str])
     table = table.astype(object).where(table.notna(), None)
     formats = ("", *[".4f"] * len(columns), ".1f")
     return table.to_markdown(floatfmt=formats, missingval="—")
-
-
-def read_given_split(dataset: Mapping[str, Any]) -> GivenSplit:
-    """The train/test split that ships with ``dataset`` (benchmark_given_split.dataset)."""
-    train, test = load_given_split(dataset["name"], dataset["raw_dir"], path=dataset["path"])
-    return given_split(train, test)
-
-
-def given_split_summary(dataset: Mapping[str, Any], split: GivenSplit) -> dict[str, Any]:
-    return {
-        "dataset": dataset["name"],
-        "path": dataset["path"],
-        "users": split.train.shape[0],
-        "items": split.train.shape[1],
-        "train_interactions": int(split.train.nnz),
-        "test_interactions": int(split.test_target.nnz),
-    }

@@ -31,6 +31,7 @@ from vaeops.data.ingest import (
     load_interactions,
     merge_duplicates,
 )
+from vaeops.data.settings import DatasetParameters
 from vaeops.data.splits import LiangSplit, held_out_user_ids
 from vaeops.errors import DataError
 from vaeops.files import LockHeld, hold_exclusive_lock, release_lock
@@ -384,7 +385,7 @@ def current_interactions(dataset: dict, extra_files: Sequence[str] | None) -> pd
     Extra files of a custom dataset have its columns (``dataset.columns``); for a
     named dataset they use the standard names user, item[, rating][, timestamp].
     """
-    interactions = load_configured(dataset)
+    interactions = load_configured(DatasetParameters.model_validate(dataset))
     if not extra_files:
         return interactions
     if dataset["name"] == "custom":

@@ -19,8 +19,10 @@ import time
 import torch
 
 from vaeops.adapters.kedro.config_loader import project_parameters
+from vaeops.data.settings import GivenSplitDatasetParameters
 from vaeops.data.sparse import DeviceCSR, resolve_device
-from vaeops.recommenders.benchmark import given_split_data, read_given_split
+from vaeops.data.splits import read_given_split
+from vaeops.recommenders.benchmark import given_split_data
 from vaeops.recommenders.metrics import evaluate
 from vaeops.recommenders.models import build_model
 from vaeops.recommenders.precision import resolve_precision
@@ -46,7 +48,8 @@ def main() -> None:
     parser.add_argument("--device", default=MULTVAE["device"])
     args = parser.parse_args()
 
-    split = read_given_split({"name": "lightgcn", "raw_dir": args.data_dir, "path": args.data_dir})
+    lightgcn = {"name": "lightgcn", "raw_dir": args.data_dir, "path": args.data_dir}
+    split = read_given_split(GivenSplitDatasetParameters.model_validate(lightgcn))
     data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
     config = TrainingParameters.model_validate(
         {

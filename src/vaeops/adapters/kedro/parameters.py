@@ -34,7 +34,12 @@ from vaeops.augmentation.arms import ARM_SETTINGS, CLASSIFIERS, METRICS
 from vaeops.augmentation.classifiers import LOSSES
 from vaeops.augmentation.cvae import SAMPLING_MODES
 from vaeops.augmentation.datasets import SCALINGS, SOURCES
-from vaeops.data.ingest import DATASETS, given_split_datasets
+from vaeops.data.settings import (
+    CarvedValidationParameters,
+    DatasetParameters,
+    GivenSplitDatasetParameters,
+    PreprocessingParameters,
+)
 from vaeops.errors import DataError
 from vaeops.recommenders.models import MODEL_CLASSES, MultVAE
 from vaeops.recommenders.settings import (
@@ -61,31 +66,6 @@ class ParameterError(click.ClickException, DataError):
 
 
 # --------------------------------------------------------------------------- recommenders
-
-
-class ColumnsParameters(Block):
-    user: str
-    item: str
-    rating: str | None
-    timestamp: str | None
-
-
-class DatasetParameters(Block):
-    name: Literal[tuple(DATASETS)]
-    path: str | None
-    raw_dir: str
-    columns: ColumnsParameters
-    separator: Annotated[str, Field(min_length=1)] | None = None  # None: by the file's suffix
-
-
-class PreprocessingParameters(Block):
-    rating_threshold: float | None
-    min_user_count: NonNegativeInt
-    min_item_count: NonNegativeInt
-    # A count of users, or a fraction of them: validation and test take one each.
-    n_heldout_users: PositiveInt | Annotated[float, Field(gt=0, lt=0.5)]
-    target_fraction: Fraction
-    seed: int
 
 
 class TuningParameters(Block):
@@ -202,20 +182,6 @@ class BenchmarkParameters(Block):
     autoencoder_overrides: dict[str, overrides_of(TrainingParameters) | None]
     autoencoders: dict[str, TrainingParameters]  # derived in YAML from the two above
     published: PublishedParameters | None = None
-
-
-class GivenSplitDatasetParameters(Block):
-    name: Literal[tuple(given_split_datasets())]
-    path: str | None  # required for lightgcn, which has no download
-    raw_dir: str
-
-
-class CarvedValidationParameters(Block):
-    """vaeops.data.splits.carve_validation's arguments."""
-
-    share: Fraction
-    max_users: PositiveInt | None  # None: every user with two or more train items
-    seed: int
 
 
 class BenchmarkGivenSplitParameters(Block):

@@ -1,10 +1,11 @@
 import pandas as pd
 
+from vaeops.data.settings import PreprocessingParameters
 from vaeops.data.splits import liang_split, split_summary
 
 
-def split_users(interactions: pd.DataFrame, preprocessing: dict) -> dict:
-    split = liang_split(interactions, **preprocessing)
+def split_users(interactions: pd.DataFrame, preprocessing: PreprocessingParameters) -> dict:
+    split = liang_split(interactions, preprocessing)
     return {
         "train": split.train,
         "validation_fold_in": split.validation_fold_in,

@@ -26,6 +26,7 @@ from vaeops.adapters.mlflow.registry import (
     version_tags,
 )
 from vaeops.adapters.mlflow.tracking import active_run_id, metric_history
+from vaeops.data.settings import PreprocessingParameters
 from vaeops.data.splits import liang_split, split_summary
 from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.evaluation import evaluate_beside_popularity, named_metrics, summaries
@@ -106,7 +107,7 @@ def _retrain(
         return facts, outcome
 
     served = models.served(champion) if champion else None
-    split = liang_split(interactions, **preprocessing)
+    split = liang_split(interactions, PreprocessingParameters.model_validate(preprocessing))
     summary = split_summary(split)
     facts = replace(
         facts,

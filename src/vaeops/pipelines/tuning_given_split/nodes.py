@@ -1,13 +1,15 @@
 import scipy.sparse as sp
 
-from vaeops.recommenders.benchmark import given_split_data, read_given_split
+from vaeops.data.settings import GivenSplitDatasetParameters
+from vaeops.data.splits import read_given_split
+from vaeops.recommenders.benchmark import given_split_data
 
 
 def carve_for_tuning(given: dict) -> dict[str, sp.csr_matrix]:
     """The five matrices the tuning nodes read, from the benchmark's own carve: the study
     chooses on the carved validation users; the test part is ranked once, at the end,
     with every user's train items as the fold-in. Nothing is refitted."""
-    split = read_given_split(given["dataset"])
+    split = read_given_split(GivenSplitDatasetParameters.model_validate(given["dataset"]))
     data = given_split_data(split.train, split.test_target, given["validation"], refit=False)
     return {
         "train_matrix": data.train,
