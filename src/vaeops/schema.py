@@ -104,3 +104,24 @@ def search_space_of(block: type[Block]) -> type[Block]:
         nested = block_in(info.annotation)
         fields[name] = (Distribution if nested is None else search_space_of(nested), None)
     return create_model(f"{block.__name__}SearchSpace", __base__=Block, **fields)
+
+
+# --------------------------------------------------------------------------- Optuna studies
+
+
+class SamplerParameters(Block):
+    name: str  # a class of optuna.samplers
+    seed: int | None = None
+    kwargs: dict[str, Any] = None
+
+
+class PrunerParameters(Block):
+    name: str  # a class of optuna.pruners
+    kwargs: dict[str, Any] = None
+
+
+class StudyParameters(Block):
+    storage: str | None  # an SQLAlchemy URL; null keeps the study in memory
+    direction: Literal["maximize", "minimize"]
+    sampler: SamplerParameters
+    pruner: PrunerParameters
