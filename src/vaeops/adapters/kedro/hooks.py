@@ -106,14 +106,13 @@ class MlflowRecordHooks:
         self._input_logged = False
 
     @hook_impl
-    def after_context_created(self) -> None:
+    def after_context_created(self, context: KedroContext) -> None:
         # MLflow draws a progress bar for every artifact it reads back while registering
         # a model: five bars of noise in each `kedro run` log. Set it to true to see them.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-    @hook_impl
-    def after_catalog_created(self, parameters: dict[str, Any]) -> None:
-        self._parameters = parameters["parameters"]
+        # The parameters as written: the catalog's hold the settings model of every
+        # parameter a node's signature types (Kedro's own parameter validation).
+        self._parameters = context.config_loader["parameters"]
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
@@ -160,11 +159,13 @@ class RunSummaryHooks:
         self._run: mlflow.entities.RunInfo | None = None
 
     @hook_impl
-    def after_catalog_created(
-        self, conf_catalog: dict[str, Any], parameters: dict[str, Any]
-    ) -> None:
+    def after_context_created(self, context: KedroContext) -> None:
+        # As written, not the settings models Kedro puts in the catalog for typed nodes.
+        self._parameters = context.config_loader["parameters"]
+
+    @hook_impl
+    def after_catalog_created(self, conf_catalog: dict[str, Any]) -> None:
         self._filepaths = catalog_filepaths(conf_catalog)
-        self._parameters = parameters["parameters"]
 
     @hook_impl(trylast=True)
     def before_pipeline_run(self) -> None:
