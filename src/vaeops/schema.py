@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveFloat,
+    PositiveInt,
     create_model,
     model_validator,
 )
@@ -81,10 +82,10 @@ class Distribution(Block):
     ``{type: categorical, choices: [...]}``, as Optuna's suggest_* take them."""
 
     type: Literal["float", "int", "categorical"]
-    low: float | None = None
-    high: float | None = None
+    low: int | float | None = None  # int first: an int range dumps as ints
+    high: int | float | None = None
     log: bool = False
-    step: PositiveFloat | None = None
+    step: PositiveInt | PositiveFloat | None = None
     choices: Annotated[list[Any], Field(min_length=1)] | None = None
 
     @model_validator(mode="after")

@@ -14,8 +14,9 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
+from pydantic import BaseModel
 
 from vaeops.secrets import mask_secrets
 
@@ -29,6 +30,18 @@ class SecretMaskingMlflowHook(MlflowHook):
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
     ) -> None:
         super().before_pipeline_run(mask_secrets(run_params), pipeline, catalog)
+
+    @hook_impl
+    def before_node_run(
+        self, node: Node, catalog: DataCatalog, inputs: dict[str, Any], is_async: bool
+    ) -> None:
+        """Kedro hands a node whose signature types a parameter its settings model; it is
+        logged as the mapping it was written as, so that its keys are flattened as before."""
+        as_written = {
+            name: value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else value
+            for name, value in inputs.items()
+        }
+        super().before_node_run(node, catalog, as_written, is_async)
 
     def _log_param(self, name: str, value: Any) -> None:
         super()._log_param(name, mask_secrets(value, name))
