@@ -222,7 +222,7 @@ class AugmentationParameters(Block):
             raise ValueError("; ".join(problems))
         return self
 
-    def arm(self, name: str):
+    def arm(self, name: str) -> Block:
         """The entry of arm ``name``: its settings, n_trials and search space."""
         return getattr(self.arms, name)
 
