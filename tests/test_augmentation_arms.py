@@ -1,9 +1,10 @@
-"""The augmentation arms: how many rows they add, where those rows lie, and which
-settings each accepts."""
+"""The augmentation arms: how many rows they add and where those rows lie."""
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression
 
+from tests.augmentation_settings import augmentation_settings, changed
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
 from tests.test_augmentation_datasets import small_moons
 from vaeops.augmentation import arms
@@ -11,22 +12,13 @@ from vaeops.augmentation.datasets import Scaler
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-# Short training, so that every arm runs in well under a second.
+SHIPPED = augmentation_settings()
+# The shipped settings with short training, so that every arm runs in well under a second.
 FAST_ARM_SETTINGS = {
-    "none": {},
-    "noise": {"ratio": 1.0, "scale": 0.1},
-    "smote": {"ratio": 1.0, "k_neighbors": 5},
-    "cvae": {
-        "ratio": 1.0,
-        "beta": 1.0,
-        "latent_dim": 8,
-        "hidden_dim": 64,
-        "epochs": 20,
-        "learning_rate": 0.01,
-        "sampling": "posterior",
-        "tau": 1.0,
-        "min_confidence": None,
-    },
+    "none": SHIPPED.arms.none.settings,
+    "noise": SHIPPED.arms.noise.settings,
+    "smote": SHIPPED.arms.smote.settings,
+    "cvae": changed(SHIPPED.arms.cvae.settings, epochs=20),
 }
 
 
@@ -77,18 +69,8 @@ def test_augmenting_several_training_sets_equals_augmenting_each_alone():
 def test_the_confidence_filter_keeps_only_believable_rows():
     moons = small_moons()
     x = Scaler.fit(moons.x, "standardize").transform(moons.x)
-    settings = {**FAST_ARM_SETTINGS["cvae"], "epochs": 60, "min_confidence": 0.9}
+    settings = changed(FAST_ARM_SETTINGS["cvae"], epochs=60, min_confidence=0.9)
     [(synthetic_x, synthetic_y)] = arms.cvae_rows([x], [moons.y], 2, settings, [0], "gaussian")
-    judge = arms._logistic_regression({"C": 1.0, "max_iter": 1000}).fit(x, moons.y)
+    judge = LogisticRegression(C=arms.JUDGE_C, max_iter=arms.JUDGE_MAX_ITER).fit(x, moons.y)
     confidence = judge.predict_proba(synthetic_x)[np.arange(len(synthetic_y)), synthetic_y]
     assert len(synthetic_y) > 0 and confidence.min() >= 0.9
-
-
-def test_arm_settings_and_search_spaces_are_checked():
-    with pytest.raises(ValueError, match="must give exactly"):
-        arms.check_arm_settings("noise", {"ratio": 1.0})
-    with pytest.raises(ValueError, match="Unknown augmentation arm"):
-        arms.check_arm_settings("mixup", {})
-    arms.check_search_space("smote", ["ratio", "k_neighbors"])
-    with pytest.raises(ValueError, match=r"names \['beta'\], which are not settings of the arm"):
-        arms.check_search_space("smote", ["ratio", "beta"])

@@ -7,8 +7,9 @@ import pytest
 from scipy import stats
 
 from vaeops.augmentation.comparison import compare_arms, verdict
+from vaeops.augmentation.settings import StatisticsParameters
 
-STATISTICS = {"metric": "accuracy", "rope": 0.01, "decision_probability": 0.95}
+STATISTICS = StatisticsParameters(metric="accuracy", rope=0.01, decision_probability=0.95)
 BASELINE = np.array([0.80, 0.82, 0.78, 0.80, 0.80])
 GAIN = np.array([0.05, 0.06, 0.04, 0.05, 0.05])
 SUMMARY_COLUMNS = [

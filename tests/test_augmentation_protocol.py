@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.augmentation_settings import augmentation_settings, changed
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
 from tests.test_augmentation_arms import FAST_ARM_SETTINGS
 from tests.test_augmentation_datasets import small_moons
@@ -13,12 +14,13 @@ from vaeops.augmentation.datasets import LabelledData, Regime, Scaler, Split, pl
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
+SHIPPED = augmentation_settings()
 FAST_CLASSIFIERS = {
-    "mlp": {"hidden_dims": [16], "epochs": 30},
-    "logistic_regression": {"C": 1.0, "max_iter": 200},
+    "mlp": changed(SHIPPED.classifiers.mlp, hidden_dims=[16], epochs=30),
+    "logistic_regression": changed(SHIPPED.classifiers.logistic_regression, max_iter=200),
 }
-TEN_PER_CLASS = Regime.from_params("10-per-class", {"per_class": 10})
-PROTOCOL = {"repeats": 1, "folds": 5, "tuning_fraction": 0.2, "seed": 0}
+TEN_PER_CLASS = Regime("10-per-class", SHIPPED.regimes["10-per-class"])
+PROTOCOL = changed(SHIPPED.protocol, repeats=1, seed=0)
 SENTINEL = 1.0e6
 
 

@@ -5,14 +5,17 @@ import math
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 from torch.nn import functional as F
 
+from tests.augmentation_settings import augmentation_settings, changed
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
-from vaeops.augmentation.classifiers import MLPConfig, fit_mlp, fit_mlps, focal_loss
+from vaeops.augmentation.classifiers import fit_mlp, fit_mlps, focal_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SMALL = MLPConfig(hidden_dims=[16], epochs=100, learning_rate=1e-2)
+SHIPPED = augmentation_settings().classifiers.mlp
+SMALL = changed(SHIPPED, hidden_dims=[16], epochs=100, learning_rate=1e-2)
 
 
 def blobs(n_per_class: int, n_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +44,7 @@ def test_the_mlp_learns_separable_classes(loss):
     x, y = blobs(30, 3, seed=0)
     x_test, y_test = blobs(30, 3, seed=0)  # the training points, moved by fresh noise:
     x_test = x_test + 0.3 * np.random.default_rng(9).standard_normal(x_test.shape)
-    trained = fit_mlp(x, y, 3, MLPConfig(**{**SMALL.to_dict(), "loss": loss}), seed=0)
+    trained = fit_mlp(x, y, 3, changed(SMALL, loss=loss), seed=0)
     assert (trained.predict(x_test) == y_test).mean() > 0.95
     assert trained.history[-1] < trained.history[0]
     np.testing.assert_allclose(trained.predict_proba(x_test).sum(axis=1), 1.0, rtol=1e-5)
@@ -58,7 +61,7 @@ def test_the_seed_fixes_the_result_and_different_seeds_differ():
 def test_training_side_by_side_equals_training_alone():
     small, small_y = blobs(4, 3, seed=2)
     large, large_y = blobs(50, 3, seed=3)
-    config = MLPConfig(hidden_dims=[8, 8], epochs=50, loss="focal")
+    config = changed(SHIPPED, hidden_dims=[8, 8], epochs=50, loss="focal")
     together = fit_mlps([small, large], [small_y, large_y], 3, config, seeds=[1, 2])
     alone = [fit_mlp(small, small_y, 3, config, seed=1), fit_mlp(large, large_y, 3, config, seed=2)]
     for joint, single, x in zip(together, alone, [small, large], strict=True):
@@ -69,10 +72,10 @@ def test_training_side_by_side_equals_training_alone():
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(ValueError, match="loss"):
-        MLPConfig(loss="hinge")
-    with pytest.raises(ValueError, match="focal_gamma"):
-        MLPConfig(focal_gamma=-1.0)
+    with pytest.raises(ValidationError, match="loss"):
+        changed(SHIPPED, loss="hinge")
+    with pytest.raises(ValidationError, match="focal_gamma"):
+        changed(SHIPPED, focal_gamma=-1.0)
     x, y = blobs(3, 2, seed=0)
     with pytest.raises(ValueError, match="class indices"):
         fit_mlp(x, y + 1, 2, SMALL, seed=0)

@@ -7,13 +7,16 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
+from tests.augmentation_settings import augmentation_settings, changed
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
-from vaeops.augmentation.cvae import SAMPLING_MODES, CVAEConfig, fit_cvae, fit_cvaes
+from vaeops.augmentation.cvae import fit_cvae, fit_cvaes
+from vaeops.augmentation.settings import SAMPLING_MODES
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-DIGITS_CONFIG = CVAEConfig(
-    latent_dim=8, hidden_dim=64, beta=1.0, epochs=300, learning_rate=1e-2, likelihood="bernoulli"
+SHIPPED = augmentation_settings().arms.cvae.settings
+DIGITS_CONFIG = changed(
+    SHIPPED, latent_dim=8, hidden_dim=64, beta=1.0, epochs=300, learning_rate=1e-2
 )
 
 
@@ -32,11 +35,9 @@ def two_blobs(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_training_lowers_the_negative_elbo_of_its_batch():
     x, y = two_blobs(20, seed=0)
-    config = CVAEConfig(
-        latent_dim=2, hidden_dim=16, epochs=200, learning_rate=1e-2, likelihood="gaussian"
-    )
-    untrained = fit_cvae(x, y, 2, CVAEConfig(**{**config.to_dict(), "epochs": 1}), seed=3)
-    trained = fit_cvae(x, y, 2, config, seed=3)
+    config = changed(SHIPPED, latent_dim=2, hidden_dim=16, epochs=200, learning_rate=1e-2)
+    untrained = fit_cvae(x, y, 2, changed(config, epochs=1), "gaussian", seed=3)
+    trained = fit_cvae(x, y, 2, config, "gaussian", seed=3)
     before, after = untrained.negative_elbo(x, y), trained.negative_elbo(x, y)
     assert after < before - 1.0
     # The per-epoch training loss falls too (first tenth vs last tenth of the epochs).
@@ -53,7 +54,7 @@ def test_digit_samples_are_recognised_as_their_class(digits):
     judge = LogisticRegression(max_iter=1000).fit(
         x[held_out], y[held_out]
     )  # never saw the CVAE's rows
-    generator = fit_cvae(x[train], y[train], 10, DIGITS_CONFIG, seed=0)
+    generator = fit_cvae(x[train], y[train], 10, DIGITS_CONFIG, "bernoulli", seed=0)
     labels = np.repeat(np.arange(10), 30)
     for mode in SAMPLING_MODES:
         samples = generator.sample(labels, mode, tau=1.0, seed=1)
@@ -67,10 +68,8 @@ def test_digit_samples_are_recognised_as_their_class(digits):
 
 def test_gaussian_samples_of_a_class_lie_near_that_class():
     x, y = two_blobs(30, seed=1)
-    config = CVAEConfig(
-        latent_dim=2, hidden_dim=16, epochs=300, learning_rate=1e-2, likelihood="gaussian"
-    )
-    generator = fit_cvae(x, y, 2, config, seed=0)
+    config = changed(SHIPPED, latent_dim=2, hidden_dim=16, epochs=300, learning_rate=1e-2)
+    generator = fit_cvae(x, y, 2, config, "gaussian", seed=0)
     for mode in SAMPLING_MODES:
         samples = generator.sample(np.repeat([0, 1], 100), mode, seed=2)
         for label in (0, 1):
@@ -80,9 +79,9 @@ def test_gaussian_samples_of_a_class_lie_near_that_class():
 
 def test_local_sampling_with_zero_tau_decodes_the_training_rows_own_codes():
     x, y = two_blobs(10, seed=2)
-    config = CVAEConfig(latent_dim=2, hidden_dim=16, epochs=50, likelihood="bernoulli")
+    config = changed(SHIPPED, latent_dim=2, hidden_dim=16, epochs=50)
     x = (x - x.min()) / (x.max() - x.min())
-    generator = fit_cvae(x, y, 2, config, seed=0)
+    generator = fit_cvae(x, y, 2, config, "bernoulli", seed=0)
     samples = generator.sample(np.zeros(40, dtype=int), "local", tau=0.0, seed=0)
     mu, _ = generator.encode(x[y == 0], y[y == 0])
     own = generator.decode_mean(mu, np.eye(2)[np.zeros(len(mu), dtype=int)])
@@ -94,11 +93,11 @@ def test_local_sampling_with_zero_tau_decodes_the_training_rows_own_codes():
 def test_training_side_by_side_equals_training_alone():
     small, small_y = two_blobs(5, seed=3)
     large, large_y = two_blobs(40, seed=4)
-    config = CVAEConfig(latent_dim=3, hidden_dim=8, epochs=60, likelihood="gaussian")
-    together = fit_cvaes([small, large], [small_y, large_y], 2, config, seeds=[11, 12])
+    config = changed(SHIPPED, latent_dim=3, hidden_dim=8, epochs=60)
+    together = fit_cvaes([small, large], [small_y, large_y], 2, config, "gaussian", seeds=[11, 12])
     alone = [
-        fit_cvae(small, small_y, 2, config, seed=11),
-        fit_cvae(large, large_y, 2, config, seed=12),
+        fit_cvae(small, small_y, 2, config, "gaussian", seed=11),
+        fit_cvae(large, large_y, 2, config, "gaussian", seed=12),
     ]
     for joint, single in zip(together, alone, strict=True):
         for (name, a), (_, b) in zip(
@@ -118,13 +117,13 @@ def test_training_side_by_side_equals_training_alone():
 def test_bad_input_is_refused(digits):
     x, y = digits
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        fit_cvae(x * 16, y, 10, DIGITS_CONFIG, seed=0)
+        fit_cvae(x * 16, y, 10, DIGITS_CONFIG, "bernoulli", seed=0)
     with pytest.raises(ValueError, match="class indices"):
-        fit_cvae(x, y, 5, DIGITS_CONFIG, seed=0)
+        fit_cvae(x, y, 5, DIGITS_CONFIG, "bernoulli", seed=0)
     with pytest.raises(ValueError, match="likelihood"):
-        CVAEConfig(likelihood="poisson")
+        fit_cvae(x, y, 10, DIGITS_CONFIG, "poisson", seed=0)
     generator = fit_cvae(
-        x[y < 2][:20], y[y < 2][:20], 10, CVAEConfig(epochs=2, likelihood="bernoulli"), seed=0
+        x[y < 2][:20], y[y < 2][:20], 10, changed(SHIPPED, epochs=2), "bernoulli", seed=0
     )
     with pytest.raises(ValueError, match="classes \\[2\\] had none"):
         generator.sample(np.array([2]), "posterior")

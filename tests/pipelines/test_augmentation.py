@@ -2,16 +2,14 @@
 MLflow run, the generator views, and a short end-to-end run. The study's core logic
 is tested without Kedro in tests/test_augmentation_*.py."""
 
-import copy
 import re
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from tests.conftest import REPO_ROOT
+from tests.augmentation_settings import augmentation_parameters, augmentation_settings
 from tests.mlflow_store import fresh_sqlite_store, tracking_into
 from tests.single_thread import one_torch_thread  # noqa: F401 (fixture)
 from tests.test_augmentation_comparison import split_scores
@@ -29,9 +27,6 @@ from vaeops.pipelines.augmentation.nodes import (
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-PARAMETERS = yaml.safe_load((REPO_ROOT / "conf/base/parameters_augmentation.yml").read_text())[
-    "augmentation"
-]
 FAST_ARMS = {
     "noise": {"n_trials": 2},
     "smote": {"n_trials": 2},
@@ -42,7 +37,7 @@ FAST_CLASSIFIERS = {"mlp": {"epochs": 30}, "logistic_regression": {"max_iter": 2
 
 def fast_parameters(**overrides) -> dict:
     """The shipped parameters with short training, few trials and 2 x 5 splits."""
-    params = copy.deepcopy(PARAMETERS)
+    params = augmentation_parameters()
     params["protocol"]["repeats"] = 2
     for arm, changes in FAST_ARMS.items():
         params["arms"][arm]["n_trials"] = changes["n_trials"]
@@ -56,8 +51,8 @@ def fast_parameters(**overrides) -> dict:
 
 def test_tuning_sees_the_tuning_partition_only(monkeypatch, tmp_path):
     moons = small_moons()
-    params = fast_parameters()
-    plan = plan_splits(moons.y, params["protocol"])
+    params = augmentation_settings(fast_parameters())
+    plan = plan_splits(moons.y, params.protocol)
     experiment = experiment_for(moons, "10-per-class", params)
     used: list[np.ndarray] = []
     real = protocol.run_splits_together
@@ -72,21 +67,21 @@ def test_tuning_sees_the_tuning_partition_only(monkeypatch, tmp_path):
             experiment,
             plan,
             "noise",
-            params["arms"]["noise"]["settings"],
-            params["arms"]["noise"]["search_space"],
+            params.arms.noise.settings,
+            params.arms.noise.search_space.model_dump(exclude_unset=True),
             3,
-            params["tuning"],
+            params.tuning,
         )
-    assert summary["n_trials"] == 3 and len(used) == 3 * params["tuning"]["inner_splits"]
+    assert summary["n_trials"] == 3 and len(used) == 3 * params.tuning.inner_splits
     assert all(np.isin(rows, plan.tuning).all() for rows in used)
-    assert set(settings) == {"ratio", "scale"}
+    assert set(settings.model_dump()) == {"ratio", "scale"}
 
 
 def test_the_comparison_goes_to_each_arm_run(tmp_path):
     rng = np.random.default_rng(0)
     baseline = rng.normal(0.80, 0.02, 5)
     accuracies = {"none": baseline, "noise": baseline + 0.05, "smote": baseline.copy()}
-    params = {**PARAMETERS, "datasets": {"moons": {"regimes": ["full"]}}}
+    params = augmentation_settings()
     with tracking_into(tmp_path) as client:
         experiment = client.create_experiment("augmentation-test")
         run_ids = {arm: client.create_run(experiment).info.run_id for arm in accuracies}
@@ -114,14 +109,15 @@ def test_the_comparison_goes_to_each_arm_run(tmp_path):
 def test_two_dimensional_data_gets_a_view_of_real_and_synthetic_points():
     params = fast_parameters(selected_datasets=["moons"])
     params["datasets"]["moons"].update(n_samples=300, regimes=["10-per-class", "imbalanced"])
-    datasets = load_datasets(params)
+    settings = augmentation_settings(params)
+    datasets = load_datasets(settings)
     chosen = {
         "moons": {
             regime: {arm: {"settings": params["arms"][arm]["settings"]} for arm in params["arms"]}
             for regime in ("10-per-class", "imbalanced")
         }
     }
-    views = draw_generator_views(datasets, chosen, params)
+    views = draw_generator_views(datasets, chosen, settings)
     assert list(views["figures"]) == ["moons_real_and_synthetic.png"] == list(views["captions"])
     axes = views["figures"]["moons_real_and_synthetic.png"].axes
     assert [axis.get_title().split(":")[0] for axis in axes] == ["10-per-class"] * 3 + [

@@ -12,69 +12,32 @@ imbalanced data it first fills the smaller classes up, as SMOTE is usually used.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
 
 import numpy as np
 from imblearn.over_sampling import SMOTE
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, recall_score
 
-from vaeops.augmentation.classifiers import MLPConfig, fit_mlps
-from vaeops.augmentation.cvae import CVAEConfig, FittedCVAE, fit_cvaes
+from vaeops.augmentation.classifiers import fit_mlps
+from vaeops.augmentation.cvae import FittedCVAE, fit_cvaes
+from vaeops.augmentation.settings import (
+    BASELINE_ARM,
+    CLASSIFIERS,
+    CvaeSettings,
+    LogisticRegressionParameters,
+    MlpParameters,
+    NoiseSettings,
+    SmoteSettings,
+)
 
 logger = logging.getLogger(__name__)
 
-BASELINE_ARM = "none"
-CLASSIFIERS = ("mlp", "logistic_regression")
-METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "minority_recall")
-METRIC_LABELS = {
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced acc.",
-    "macro_f1": "macro-F1",
-    "minority_recall": "minority recall",
-}
 LIKELIHOOD_BY_SCALING = {"unit_interval": "bernoulli", "standardize": "gaussian"}
 # Rounds of sampling before the confidence filter gives up on a class that the
 # real-data classifier keeps rejecting; the shortfall is logged and counted.
 MAX_FILTER_ROUNDS = 10
-CVAE_SETTINGS = {
-    "ratio",
-    "beta",
-    "latent_dim",
-    "hidden_dim",
-    "epochs",
-    "learning_rate",
-    "sampling",
-    "tau",
-    "min_confidence",
-}
-ARM_SETTINGS = {
-    BASELINE_ARM: set(),
-    "noise": {"ratio", "scale"},
-    "smote": {"ratio", "k_neighbors"},
-    "cvae": CVAE_SETTINGS,
-}
-
-
-def check_arm_settings(arm: str, settings: Mapping[str, Any]) -> None:
-    if arm not in ARM_SETTINGS:
-        raise ValueError(f"Unknown augmentation arm {arm!r}; choose from {sorted(ARM_SETTINGS)}.")
-    if set(settings) != ARM_SETTINGS[arm]:
-        raise ValueError(
-            f"augmentation.arms.{arm}.settings must give exactly {sorted(ARM_SETTINGS[arm])}; "
-            f"got {sorted(settings)}."
-        )
-
-
-def check_search_space(arm: str, names: Iterable[str]) -> None:
-    """Only the arm's own settings can be searched."""
-    unknown = set(names) - ARM_SETTINGS[arm]
-    if unknown:
-        raise ValueError(
-            f"augmentation.arms.{arm}.search_space names {sorted(unknown)}, which are not settings "
-            f"of the arm; choose from {sorted(ARM_SETTINGS[arm])}."
-        )
+# The confidence filter's judge: a logistic regression fitted on the real rows alone.
+JUDGE_C, JUDGE_MAX_ITER = 1.0, 1000
 
 
 def synthetic_counts(labels: np.ndarray, n_classes: int, ratio: float) -> np.ndarray:
@@ -87,12 +50,12 @@ def synthetic_counts(labels: np.ndarray, n_classes: int, ratio: float) -> np.nda
 
 
 def noise_rows(
-    x: np.ndarray, y: np.ndarray, n_classes: int, settings: Mapping[str, Any], seed: int
+    x: np.ndarray, y: np.ndarray, n_classes: int, settings: NoiseSettings, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Real rows of the class, drawn with replacement, plus Gaussian noise of
     ``scale`` times each feature's standard deviation in the training set."""
     rng = np.random.default_rng(seed)
-    counts = synthetic_counts(y, n_classes, settings["ratio"])
+    counts = synthetic_counts(y, n_classes, settings.ratio)
     sources = np.concatenate(
         [
             rng.choice(np.flatnonzero(y == c), size=n, replace=True)
@@ -101,12 +64,12 @@ def noise_rows(
         ]
         or [np.empty(0, dtype=np.int64)]
     )
-    jitter = rng.standard_normal((len(sources), x.shape[1])) * (settings["scale"] * x.std(axis=0))
+    jitter = rng.standard_normal((len(sources), x.shape[1])) * (settings.scale * x.std(axis=0))
     return x[sources] + jitter, y[sources]
 
 
 def smote_rows(
-    x: np.ndarray, y: np.ndarray, n_classes: int, settings: Mapping[str, Any], seed: int
+    x: np.ndarray, y: np.ndarray, n_classes: int, settings: SmoteSettings, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """SMOTE with a target count per class, so that it also adds rows to balanced data.
     ``k_neighbors`` is capped at the smallest class's size minus one."""
@@ -114,8 +77,8 @@ def smote_rows(
     present = np.flatnonzero(counts)
     if counts[present].min() < 2:
         raise ValueError("SMOTE needs at least 2 rows of every class in the training set.")
-    targets = counts + synthetic_counts(y, n_classes, settings["ratio"])
-    neighbours = min(int(settings["k_neighbors"]), int(counts[present].min()) - 1)
+    targets = counts + synthetic_counts(y, n_classes, settings.ratio)
+    neighbours = min(int(settings.k_neighbors), int(counts[present].min()) - 1)
     sampler = SMOTE(
         sampling_strategy={int(c): int(targets[c]) for c in present},
         k_neighbors=neighbours,
@@ -126,29 +89,18 @@ def smote_rows(
     return resampled_x[len(x) :], resampled_y[len(x) :]
 
 
-def cvae_config(settings: Mapping[str, Any], likelihood: str) -> CVAEConfig:
-    return CVAEConfig(
-        latent_dim=int(settings["latent_dim"]),
-        hidden_dim=int(settings["hidden_dim"]),
-        beta=float(settings["beta"]),
-        epochs=int(settings["epochs"]),
-        learning_rate=float(settings["learning_rate"]),
-        likelihood=likelihood,
-    )
-
-
 def cvae_rows(
     xs: list[np.ndarray],
     labels: list[np.ndarray],
     n_classes: int,
-    settings: Mapping[str, Any],
+    settings: CvaeSettings,
     seeds: list[int],
     likelihood: str,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Rows decoded by a conditional VAE fitted on each training set. With
     ``min_confidence``, only rows that a logistic regression fitted on the same
     real rows gives at least that probability of their intended class are kept."""
-    generators = fit_cvaes(xs, labels, n_classes, cvae_config(settings, likelihood), seeds)
+    generators = fit_cvaes(xs, labels, n_classes, settings, likelihood, seeds)
     return [
         _draw(generator, x, y, n_classes, settings, seed)
         for generator, x, y, seed in zip(generators, xs, labels, seeds, strict=True)
@@ -160,20 +112,20 @@ def _draw(
     x: np.ndarray,
     y: np.ndarray,
     n_classes: int,
-    settings: Mapping[str, Any],
+    settings: CvaeSettings,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    counts = synthetic_counts(y, n_classes, settings["ratio"])
+    counts = synthetic_counts(y, n_classes, settings.ratio)
     wanted = np.repeat(np.arange(n_classes), counts)
 
     def draw(draw_labels: np.ndarray, round_number: int) -> np.ndarray:
         return generator.sample(
-            draw_labels, settings["sampling"], tau=float(settings["tau"]), seed=seed + round_number
+            draw_labels, settings.sampling, tau=float(settings.tau), seed=seed + round_number
         ).astype(np.float64)
 
-    if settings["min_confidence"] is None or not len(wanted):
+    if settings.min_confidence is None or not len(wanted):
         return draw(wanted, 0), wanted
-    judge = _logistic_regression({"C": 1.0, "max_iter": 1000}).fit(x, y)
+    judge = LogisticRegression(C=JUDGE_C, max_iter=JUDGE_MAX_ITER).fit(x, y)
     kept_x, kept_y = [], []
     for round_number in range(MAX_FILTER_ROUNDS):
         if not len(wanted):
@@ -182,7 +134,7 @@ def _draw(
         confidence = judge.predict_proba(candidates)[
             np.arange(len(wanted)), np.searchsorted(judge.classes_, wanted)
         ]
-        accepted = confidence >= settings["min_confidence"]
+        accepted = confidence >= settings.min_confidence
         kept_x.append(candidates[accepted])
         kept_y.append(wanted[accepted])
         wanted = wanted[~accepted]
@@ -206,7 +158,7 @@ def augment(
     xs: list[np.ndarray],
     labels: list[np.ndarray],
     n_classes: int,
-    settings: Mapping[str, Any],
+    settings: NoiseSettings | SmoteSettings | CvaeSettings | None,
     seeds: list[int],
     scaling: str,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -230,7 +182,7 @@ def augment(
 
 def fit_predict(
     classifier: str,
-    settings: Mapping[str, Any],
+    settings: MlpParameters | LogisticRegressionParameters,
     training: list[tuple[np.ndarray, np.ndarray]],
     x_tests: list[np.ndarray],
     n_classes: int,
@@ -243,7 +195,7 @@ def fit_predict(
             [x for x, _ in training],
             [y for _, y in training],
             n_classes,
-            MLPConfig(**settings),
+            settings,
             seeds,
         )
         return [network.predict(x_test) for network, x_test in zip(networks, x_tests, strict=True)]
@@ -255,8 +207,8 @@ def fit_predict(
     raise ValueError(f"Unknown classifier {classifier!r}; choose from {CLASSIFIERS}.")
 
 
-def _logistic_regression(settings: Mapping[str, Any]) -> LogisticRegression:
-    return LogisticRegression(C=float(settings["C"]), max_iter=int(settings["max_iter"]))
+def _logistic_regression(settings: LogisticRegressionParameters) -> LogisticRegression:
+    return LogisticRegression(C=float(settings.C), max_iter=int(settings.max_iter))
 
 
 def score(

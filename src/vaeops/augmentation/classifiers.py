@@ -12,7 +12,7 @@ classifiers of many splits side by side (see ``vaeops.augmentation.batched``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -20,31 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from vaeops.augmentation.batched import BatchedLinear, check_training_sets, masked_mean, pad_rows
-
-LOSSES = ("cross_entropy", "focal")
-
-
-@dataclass(frozen=True)
-class MLPConfig:
-    hidden_dims: list[int] = field(default_factory=lambda: [64])
-    epochs: int = 200
-    learning_rate: float = 1e-2
-    weight_decay: float = 1e-4
-    loss: str = "cross_entropy"
-    focal_gamma: float = 2.0
-
-    def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}.")
-        if self.epochs < 1 or any(width < 1 for width in self.hidden_dims):
-            raise ValueError(
-                f"epochs and hidden widths must be >= 1, got {self.epochs} and {self.hidden_dims}."
-            )
-        if self.focal_gamma < 0:
-            raise ValueError(f"focal_gamma must be >= 0, got {self.focal_gamma}.")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from vaeops.augmentation.settings import MlpParameters
 
 
 def focal_loss(logits: torch.Tensor, labels: torch.Tensor, gamma: float) -> torch.Tensor:
@@ -92,7 +68,7 @@ class TrainedMLP:
 
 
 def fit_mlp(
-    x: np.ndarray, labels: np.ndarray, n_classes: int, config: MLPConfig, seed: int
+    x: np.ndarray, labels: np.ndarray, n_classes: int, config: MlpParameters, seed: int
 ) -> TrainedMLP:
     return fit_mlps([x], [labels], n_classes, config, [seed])[0]
 
@@ -101,7 +77,7 @@ def fit_mlps(
     xs: Sequence[np.ndarray],
     labels: Sequence[np.ndarray],
     n_classes: int,
-    config: MLPConfig,
+    config: MlpParameters,
     seeds: Sequence[int],
 ) -> list[TrainedMLP]:
     """One MLP per training set, trained side by side (full batch, Adam, ``config.epochs``

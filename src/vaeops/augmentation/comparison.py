@@ -9,12 +9,11 @@ posterior probabilities decide the verdict.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from vaeops.augmentation.arms import BASELINE_ARM, METRICS
+from vaeops.augmentation.settings import BASELINE_ARM, METRICS, StatisticsParameters
 from vaeops.statistics.correlated_cv import (
     CorrelatedTTest,
     correlated_t_test,
@@ -40,14 +39,14 @@ def verdict(p_worse: float, p_rope: float, p_better: float, decision_probability
 def compare_arms(
     scores: pd.DataFrame,
     minority_relevant: Mapping[tuple[str, str], bool],
-    statistics: Mapping[str, Any],
+    statistics: StatisticsParameters,
 ) -> dict[str, pd.DataFrame]:
     """Mean and sd per metric, and each arm against `none` split by split.
 
     ``scores`` has one row per data set x regime x split x arm x classifier;
     ``minority_relevant`` says, per (data set, regime), whether minority recall is
     reported. ``summary`` has one row per data set x regime x classifier x arm with
-    the probabilities for ``statistics["metric"]`` and the verdict they give;
+    the probabilities for ``statistics.metric`` and the verdict they give;
     ``tests`` has the probabilities for every metric.
     """
     summary_rows, test_rows = [], []
@@ -71,11 +70,11 @@ def compare_arms(
             if arm == BASELINE_ARM:
                 row["verdict"] = "baseline"
             else:
-                tests = paired_tests(rows, baseline, statistics["rope"])
+                tests = paired_tests(rows, baseline, statistics.rope)
                 test_rows += [
                     {**key, "metric": metric, **test.to_dict()} for metric, test in tests.items()
                 ]
-                decisive = tests[statistics["metric"]]
+                decisive = tests[statistics.metric]
                 row.update(
                     difference=decisive.mean_difference,
                     p_worse=decisive.p_worse,
@@ -85,7 +84,7 @@ def compare_arms(
                         decisive.p_worse,
                         decisive.p_rope,
                         decisive.p_better,
-                        statistics["decision_probability"],
+                        statistics.decision_probability,
                     ),
                 )
             summary_rows.append(row)

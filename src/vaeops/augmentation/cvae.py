@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -44,37 +44,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from vaeops.augmentation.batched import BatchedLinear, check_training_sets, masked_mean, pad_rows
+from vaeops.augmentation.settings import SAMPLING_MODES, CvaeSettings
 
 LIKELIHOODS = ("bernoulli", "gaussian")
-SAMPLING_MODES = ("prior", "posterior", "local")
 MIN_GAUSSIAN_SCALE = 0.05
-
-
-@dataclass(frozen=True)
-class CVAEConfig:
-    latent_dim: int = 8
-    hidden_dim: int = 64
-    beta: float = 1.0
-    epochs: int = 300
-    learning_rate: float = 1e-2
-    likelihood: str = "gaussian"
-
-    def __post_init__(self):
-        if self.likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}.")
-        if self.latent_dim < 1 or self.hidden_dim < 1 or self.epochs < 1:
-            raise ValueError(
-                f"latent_dim, hidden_dim and epochs must be >= 1, got {self.latent_dim}, "
-                f"{self.hidden_dim} and {self.epochs}."
-            )
-        if self.beta < 0 or self.learning_rate <= 0:
-            raise ValueError(
-                f"beta must be >= 0 and learning_rate > 0, got {self.beta} and "
-                f"{self.learning_rate}."
-            )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class ConditionalVAE(nn.Module):
@@ -85,18 +58,20 @@ class ConditionalVAE(nn.Module):
         self,
         n_features: int,
         n_classes: int,
-        config: CVAEConfig,
+        settings: CvaeSettings,
+        likelihood: str,
         generators: Sequence[torch.Generator],
     ):
         super().__init__()
-        self.n_features, self.n_classes, self.config = n_features, n_classes, config
-        hidden, latent = config.hidden_dim, config.latent_dim
+        self.n_features, self.n_classes = n_features, n_classes
+        self.settings, self.likelihood = settings, likelihood
+        hidden, latent = settings.hidden_dim, settings.latent_dim
         self.encoder = BatchedLinear(n_features + n_classes, hidden, generators)
         self.to_mu = BatchedLinear(hidden, latent, generators)
         self.to_logvar = BatchedLinear(hidden, latent, generators)
         self.decoder_hidden = BatchedLinear(latent + n_classes, hidden, generators)
         self.decoder_out = BatchedLinear(hidden, n_features, generators)
-        if config.likelihood == "gaussian":
+        if likelihood == "gaussian":
             self.log_scale = nn.Parameter(torch.zeros(len(generators), 1, n_features))
 
     def encode(self, x: torch.Tensor, y_onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,7 +87,7 @@ class ConditionalVAE(nn.Module):
 
     def negative_log_likelihood(self, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
         """``-log p(x | z, y)`` per row, summed over features: ``(n_models, rows)``."""
-        if self.config.likelihood == "bernoulli":
+        if self.likelihood == "bernoulli":
             return F.binary_cross_entropy_with_logits(decoded, x, reduction="none").sum(dim=2)
         scale = self.scale()
         standardised = (x - decoded) / scale
@@ -127,20 +102,17 @@ class ConditionalVAE(nn.Module):
         z = mu + noise * (0.5 * logvar).exp()
         nll = masked_mean(self.negative_log_likelihood(x, self.decode(z, y_onehot)), mask)
         kl = masked_mean(0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=2), mask)
-        return nll + self.config.beta * kl, nll, kl
+        return nll + self.settings.beta * kl, nll, kl
 
     def select(self, index: int) -> ConditionalVAE:
         """Model ``index`` alone, as a one-model CVAE (a copy)."""
         single = ConditionalVAE.__new__(ConditionalVAE)
         nn.Module.__init__(single)
-        single.n_features, single.n_classes, single.config = (
-            self.n_features,
-            self.n_classes,
-            self.config,
-        )
+        single.n_features, single.n_classes = self.n_features, self.n_classes
+        single.settings, single.likelihood = self.settings, self.likelihood
         for name in ("encoder", "to_mu", "to_logvar", "decoder_hidden", "decoder_out"):
             setattr(single, name, getattr(self, name).select(index))
-        if self.config.likelihood == "gaussian":
+        if self.likelihood == "gaussian":
             single.log_scale = nn.Parameter(self.log_scale.detach()[index : index + 1].clone())
         return single.eval()
 
@@ -173,7 +145,7 @@ class FittedCVAE:
         z = mu + noise * (0.5 * logvar).exp()
         nll = self.model.negative_log_likelihood(x_t, self.model.decode(z, y_t))
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=2)
-        return float((nll + self.model.config.beta * kl).mean())
+        return float((nll + self.model.settings.beta * kl).mean())
 
     @torch.no_grad()
     def encode(self, x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -189,7 +161,7 @@ class FittedCVAE:
         decoded = self.model.decode(_as_tensor(z)[None], _as_tensor(label_weights)[None])[0]
         return (
             torch.sigmoid(decoded).numpy()
-            if self.model.config.likelihood == "bernoulli"
+            if self.model.likelihood == "bernoulli"
             else decoded.numpy()
         )
 
@@ -206,7 +178,7 @@ class FittedCVAE:
                 "had none; use prior sampling or train on every class."
             )
         generator = torch.Generator().manual_seed(seed)
-        latent_dim = self.model.config.latent_dim
+        latent_dim = self.model.settings.latent_dim
         noise = torch.randn(len(labels_t), latent_dim, generator=generator)
         if mode == "prior":
             z = noise
@@ -230,30 +202,38 @@ class FittedCVAE:
                 anchors = _random_rows_of_class(self.train_y, labels_t, generator)
                 z = mu[anchors] + tau * (0.5 * logvar[anchors]).exp() * noise
         decoded = self.model.decode(z[None], self._onehot(labels_t)[None])[0]
-        if self.model.config.likelihood == "bernoulli":
+        if self.model.likelihood == "bernoulli":
             return torch.sigmoid(decoded).numpy()
         draws = torch.randn(decoded.shape, generator=generator)
         return (decoded + self.model.scale()[0] * draws).numpy()
 
 
 def fit_cvae(
-    x: np.ndarray, labels: np.ndarray, n_classes: int, config: CVAEConfig, seed: int
+    x: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    settings: CvaeSettings,
+    likelihood: str,
+    seed: int,
 ) -> FittedCVAE:
-    """Train on these rows only (full batch, Adam, ``config.epochs`` steps), seeded."""
-    return fit_cvaes([x], [labels], n_classes, config, [seed])[0]
+    """Train on these rows only (full batch, Adam, ``settings.epochs`` steps), seeded."""
+    return fit_cvaes([x], [labels], n_classes, settings, likelihood, [seed])[0]
 
 
 def fit_cvaes(
     xs: Sequence[np.ndarray],
     labels: Sequence[np.ndarray],
     n_classes: int,
-    config: CVAEConfig,
+    settings: CvaeSettings,
+    likelihood: str,
     seeds: Sequence[int],
 ) -> list[FittedCVAE]:
     """One CVAE per training set, trained side by side; model ``i`` sees ``xs[i]`` only
     and gives the same result as ``fit_cvae(xs[i], labels[i], ..., seeds[i])``."""
     check_training_sets(xs, labels, n_classes, seeds)
-    if config.likelihood == "bernoulli" and any(np.min(x) < 0 or np.max(x) > 1 for x in xs):
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}.")
+    if likelihood == "bernoulli" and any(np.min(x) < 0 or np.max(x) > 1 for x in xs):
         raise ValueError(
             "the bernoulli likelihood needs features in [0, 1]; scale them to the unit interval "
             "or use the gaussian likelihood."
@@ -261,15 +241,15 @@ def fit_cvaes(
     x_pad, mask = pad_rows(xs)
     y_pad, _ = pad_rows([np.eye(n_classes)[np.asarray(y)] for y in labels])
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
-    model = ConditionalVAE(x_pad.shape[2], n_classes, config, generators)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
-    noise = torch.zeros(len(xs), x_pad.shape[1], config.latent_dim)
+    model = ConditionalVAE(x_pad.shape[2], n_classes, settings, likelihood, generators)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate, fused=True)
+    noise = torch.zeros(len(xs), x_pad.shape[1], settings.latent_dim)
     history = []
     model.train()
-    for _ in range(config.epochs):
+    for _ in range(settings.epochs):
         # Each model's noise comes from its own generator, for its own rows only.
         for index, (generator, x) in enumerate(zip(generators, xs, strict=True)):
-            noise[index, : len(x)] = torch.randn(len(x), config.latent_dim, generator=generator)
+            noise[index, : len(x)] = torch.randn(len(x), settings.latent_dim, generator=generator)
         optimizer.zero_grad(set_to_none=True)
         loss, _, _ = model.negative_elbo(x_pad, y_pad, mask, noise)
         loss.sum().backward()
@@ -280,7 +260,7 @@ def fit_cvaes(
     if diverged.any():
         raise FloatingPointError(
             f"CVAE training diverged for {int(diverged.sum())} of {len(xs)} training sets "
-            f"(loss {losses[-1][diverged][0]}); lower the learning rate ({config.learning_rate})."
+            f"(loss {losses[-1][diverged][0]}); lower the learning rate ({settings.learning_rate})."
         )
     return [
         FittedCVAE(

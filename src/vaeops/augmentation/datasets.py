@@ -15,8 +15,7 @@ indices it hands to training never meet the indices it scores on:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,12 @@ import pandas as pd
 from sklearn import datasets as sklearn_datasets
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, train_test_split
 
+from vaeops.augmentation.settings import (
+    AugmentationDatasetParameters,
+    ProtocolParameters,
+    RegimeParameters,
+)
 from vaeops.errors import DataError
-
-SOURCES = ("digits", "breast_cancer", "wine", "moons", "file")
-SCALINGS = ("standardize", "unit_interval")
 
 
 @dataclass(frozen=True)
@@ -61,23 +62,14 @@ class LabelledData:
         return dict(zip(self.class_names, counts, strict=True))
 
 
-def load_dataset(name: str, spec: Mapping[str, Any]) -> LabelledData:
+def load_dataset(name: str, spec: AugmentationDatasetParameters) -> LabelledData:
     """One entry of ``augmentation.datasets``; ``source`` says where its rows come from."""
-    source = spec.get("source")
-    if source not in SOURCES:
-        raise DataError(
-            f"augmentation.datasets.{name}.source is {source!r}; choose one of {SOURCES}."
-        )
-    scaling = spec.get("scaling")
-    if scaling not in SCALINGS:
-        raise DataError(
-            f"augmentation.datasets.{name}.scaling is {scaling!r}; choose one of {SCALINGS}."
-        )
+    source = spec.source
     if source == "moons":
         x, labels = sklearn_datasets.make_moons(
-            n_samples=int(spec["n_samples"]),
-            noise=float(spec["noise"]),
-            random_state=int(spec["seed"]),
+            n_samples=int(spec.n_samples),
+            noise=float(spec.noise),
+            random_state=int(spec.seed),
         )
         class_names = ["upper moon", "lower moon"]
     elif source == "file":
@@ -87,20 +79,20 @@ def load_dataset(name: str, spec: Mapping[str, Any]) -> LabelledData:
         x, labels, class_names = bunch.data, bunch.target, [str(c) for c in bunch.target_names]
     x = np.asarray(x, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
-    image_shape = tuple(spec["image_shape"]) if spec.get("image_shape") else None
+    image_shape = tuple(spec.image_shape) if spec.image_shape else None
     if image_shape is not None and int(np.prod(image_shape)) != x.shape[1]:
         raise DataError(
             f"augmentation.datasets.{name}.image_shape {list(image_shape)} does not hold its "
             f"{x.shape[1]} features; give the (height, width) of the images or null."
         )
-    minority = spec.get("minority_class")
+    minority = spec.minority_class
     if minority is None:
         minority_class = int(np.argmin(np.bincount(labels, minlength=len(class_names))))
     else:
         minority_class = _class_index(name, "minority_class", minority, class_names)
     interpolation = None
     if image_shape is not None:
-        ends = spec.get("interpolation_classes") or class_names[:2]
+        ends = spec.interpolation_classes or class_names[:2]
         if len(ends) != 2:
             raise DataError(
                 f"augmentation.datasets.{name}.interpolation_classes must name two classes, "
@@ -114,7 +106,7 @@ def load_dataset(name: str, spec: Mapping[str, Any]) -> LabelledData:
         x=x,
         y=labels,
         class_names=class_names,
-        scaling=scaling,
+        scaling=spec.scaling,
         minority_class=minority_class,
         minority_named=minority is not None,
         image_shape=image_shape,
@@ -131,8 +123,10 @@ def _class_index(name: str, key: str, value: Any, class_names: list[str]) -> int
     return class_names.index(str(value))
 
 
-def _load_table(name: str, spec: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    path = Path(spec.get("path") or "")
+def _load_table(
+    name: str, spec: AugmentationDatasetParameters
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    path = Path(spec.path or "")
     if not path.is_file():
         raise DataError(
             f"augmentation.datasets.{name}.path {str(path)!r} is not a file; give a CSV or "
@@ -141,13 +135,13 @@ def _load_table(name: str, spec: Mapping[str, Any]) -> tuple[np.ndarray, np.ndar
     table = (
         pd.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pd.read_csv(path)
     )
-    label = spec.get("label")
+    label = spec.label
     if label not in table.columns:
         raise DataError(
             f"{path} has no label column {label!r} (augmentation.datasets.{name}.label); "
             f"its columns are {list(table.columns)}."
         )
-    features = list(spec.get("features") or [column for column in table.columns if column != label])
+    features = list(spec.features or [column for column in table.columns if column != label])
     missing = [column for column in features if column not in table.columns]
     if missing:
         raise DataError(
@@ -178,45 +172,14 @@ def _load_table(name: str, spec: Mapping[str, Any]) -> tuple[np.ndarray, np.ndar
 
 @dataclass(frozen=True)
 class Regime:
-    """How a training fold is cut down: ``per_class`` rows of each class, or a
-    stratified ``fraction`` of it; then, with ``minority_ratio``, the minority
-    class keeps only that share of the largest class's count. ``mlp`` overrides
-    the MLP's settings in this regime (e.g. the focal loss when imbalanced)."""
+    """A regime of ``augmentation.regimes`` with the name it goes by in the study."""
 
     name: str
-    per_class: int | None = None
-    fraction: float | None = None
-    minority_ratio: float | None = None
-    mlp: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_params(cls, name: str, spec: Mapping[str, Any]) -> Regime:
-        unknown = set(spec) - {"per_class", "fraction", "minority_ratio", "mlp"}
-        if unknown:
-            raise ValueError(f"augmentation.regimes.{name} has unknown keys {sorted(unknown)}.")
-        regime = cls(name=name, **spec)
-        if (regime.per_class is None) == (regime.fraction is None):
-            raise ValueError(
-                f"augmentation.regimes.{name} needs exactly one of per_class and fraction."
-            )
-        if regime.per_class is not None and regime.per_class < 2:
-            raise ValueError(
-                f"augmentation.regimes.{name}.per_class must be >= 2, got {regime.per_class}."
-            )
-        if regime.fraction is not None and not 0 < regime.fraction <= 1:
-            raise ValueError(
-                f"augmentation.regimes.{name}.fraction must lie in (0, 1], got {regime.fraction}."
-            )
-        if regime.minority_ratio is not None and not 0 < regime.minority_ratio < 1:
-            raise ValueError(
-                f"augmentation.regimes.{name}.minority_ratio must lie in (0, 1), got "
-                f"{regime.minority_ratio}."
-            )
-        return regime
+    settings: RegimeParameters
 
     @property
     def imbalanced(self) -> bool:
-        return self.minority_ratio is not None
+        return self.settings.imbalanced
 
 
 def subsample(
@@ -227,14 +190,14 @@ def subsample(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """The rows of ``indices`` (into ``y``) this regime trains on: a sorted subset of them."""
-    labels = y[indices]
+    labels, settings = y[indices], regime.settings
     kept = []
     for label in np.unique(labels):
         rows = indices[labels == label]
         wanted = (
-            regime.per_class
-            if regime.per_class is not None
-            else max(1, round(regime.fraction * len(rows)))
+            settings.per_class
+            if settings.per_class is not None
+            else max(1, round(settings.fraction * len(rows)))
         )
         if wanted > len(rows):
             raise DataError(
@@ -247,17 +210,17 @@ def subsample(
     if regime.imbalanced:
         largest = max(len(rows) for rows in kept)
         position = int(np.flatnonzero(np.unique(labels) == minority_class)[0])
-        minority_count = round(regime.minority_ratio * largest)
+        minority_count = round(settings.minority_ratio * largest)
         if minority_count < 2:
             raise DataError(
                 f"regime {regime.name!r} leaves {minority_count} minority rows (ratio "
-                f"{regime.minority_ratio} of {largest}); SMOTE and the CVAE's class statistics "
+                f"{settings.minority_ratio} of {largest}); SMOTE and the CVAE's class statistics "
                 "need at least 2, raise minority_ratio."
             )
         if minority_count > len(kept[position]):
             raise DataError(
                 f"regime {regime.name!r} asks for {minority_count} minority rows (ratio "
-                f"{regime.minority_ratio} of {largest}) but class {minority_class} has only "
+                f"{settings.minority_ratio} of {largest}) but class {minority_class} has only "
                 f"{len(kept[position])}; lower minority_ratio."
             )
         kept[position] = rng.choice(kept[position], size=minority_count, replace=False)
@@ -280,26 +243,26 @@ class SplitPlan:
     folds: int
 
 
-def plan_splits(y: np.ndarray, protocol: Mapping[str, Any]) -> SplitPlan:
+def plan_splits(y: np.ndarray, protocol: ProtocolParameters) -> SplitPlan:
     """Tuning partition, then ``repeats`` x ``folds`` stratified splits of the rest; all seeded."""
     rows = np.arange(len(y))
     evaluation, tuning = train_test_split(
-        rows, test_size=protocol["tuning_fraction"], stratify=y, random_state=protocol["seed"]
+        rows, test_size=protocol.tuning_fraction, stratify=y, random_state=protocol.seed
     )
     evaluation, tuning = np.sort(evaluation), np.sort(tuning)
     folds = RepeatedStratifiedKFold(
-        n_splits=protocol["folds"], n_repeats=protocol["repeats"], random_state=protocol["seed"]
+        n_splits=protocol.folds, n_repeats=protocol.repeats, random_state=protocol.seed
     )
     splits = [
         Split(
-            repeat=number // protocol["folds"],
-            fold=number % protocol["folds"],
+            repeat=number // protocol.folds,
+            fold=number % protocol.folds,
             train=evaluation[train],
             test=evaluation[test],
         )
         for number, (train, test) in enumerate(folds.split(evaluation, y[evaluation]))
     ]
-    return SplitPlan(tuning=tuning, evaluation=evaluation, splits=splits, folds=protocol["folds"])
+    return SplitPlan(tuning=tuning, evaluation=evaluation, splits=splits, folds=protocol.folds)
 
 
 def inner_splits(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +22,7 @@ from tqdm.auto import tqdm
 
 from vaeops.augmentation.arms import augment, fit_predict, score
 from vaeops.augmentation.datasets import LabelledData, Regime, Scaler, Split, subsample
+from vaeops.schema import Block
 
 # Keeps the seeds of the tuning splits apart from those of the evaluation splits.
 TUNING_SALT = 1
@@ -35,7 +35,7 @@ class Experiment:
 
     data: LabelledData
     regime: Regime
-    classifiers: Mapping[str, Mapping[str, Any]]
+    classifiers: Mapping[str, Block]  # by name: its settings
     seed: int
 
 
@@ -58,7 +58,7 @@ def training_rows(experiment: Experiment, split: Split, seed: int) -> np.ndarray
 def run_splits_together(
     experiment: Experiment,
     splits: list[Split],
-    arms: Mapping[str, Mapping[str, Any]],
+    arms: Mapping[str, Block],
     seeds: list[int],
 ) -> list[dict]:
     """Scores of every arm x classifier on each split (one row each); the splits'
@@ -121,7 +121,7 @@ def _run_single_threaded(experiment, splits, arms, seeds) -> list[dict]:
 def run_splits(
     experiment: Experiment,
     splits: Iterable[Split],
-    arms: Mapping[str, Mapping[str, Any]],
+    arms: Mapping[str, Block],
     splits_per_task: int,
     n_jobs: int,
     salt: int = 0,
@@ -154,7 +154,7 @@ def validation_score(
     experiment: Experiment,
     splits: list[Split],
     arm: str,
-    settings: Mapping[str, Any],
+    settings: Block,
     metric: str,
 ) -> float:
     """What tuning maximises: ``metric`` of the arm with these settings on the

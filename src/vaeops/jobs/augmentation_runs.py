@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from vaeops.adapters.mlflow.tracking import start_child_run
-from vaeops.augmentation.arms import METRICS
+from vaeops.augmentation.settings import METRICS
 
 PROBABILITIES = ("p_better", "p_rope", "p_worse")
 

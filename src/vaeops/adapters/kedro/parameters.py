@@ -14,26 +14,21 @@ its type allows None, not set to null.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import click
 from omegaconf.errors import OmegaConfBaseException
 from pydantic import (
     BaseModel,
-    Field,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     ValidationError,
-    create_model,
     model_validator,
 )
 
-from vaeops.augmentation.arms import ARM_SETTINGS, CLASSIFIERS, METRICS
-from vaeops.augmentation.classifiers import LOSSES
-from vaeops.augmentation.cvae import SAMPLING_MODES
-from vaeops.augmentation.datasets import SCALINGS, SOURCES
+from vaeops.augmentation.settings import AugmentationParameters
 from vaeops.data.settings import (
     CarvedValidationParameters,
     DatasetParameters,
@@ -50,11 +45,9 @@ from vaeops.recommenders.settings import (
 )
 from vaeops.schema import (
     Block,
-    Fraction,
     Grid,
     NamedStudyParameters,
     Probability,
-    StudyParameters,
     overrides_of,
     search_space_of,
 )
@@ -219,140 +212,6 @@ class ServingParameters(Block):
 class RegistryParameters(Block):
     model_name: str
     serving: ServingParameters
-
-
-# --------------------------------------------------------------------------- augmentation
-
-
-class AugmentationDatasetParameters(Block):
-    """Keys past ``regimes`` belong to one source: moons (n_samples, noise, seed) or
-    file (path, label, features); image_shape and interpolation_classes to images."""
-
-    source: Literal[SOURCES]
-    scaling: Literal[SCALINGS]
-    regimes: Annotated[list[str], Field(min_length=1)]
-    minority_class: str | int | None = None
-    image_shape: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] | None = None
-    interpolation_classes: list[str | int] | None = None
-    n_samples: PositiveInt = None
-    noise: NonNegativeFloat = None
-    seed: int = None
-    path: str = None
-    label: str = None
-    features: list[str] | None = None
-
-
-class MlpParameters(Block):
-    hidden_dims: list[PositiveInt]
-    epochs: PositiveInt
-    learning_rate: PositiveFloat
-    weight_decay: NonNegativeFloat
-    loss: Literal[LOSSES]
-    focal_gamma: NonNegativeFloat
-
-
-class LogisticRegressionParameters(Block):
-    C: PositiveFloat
-    max_iter: PositiveInt
-
-
-class ClassifiersParameters(Block):
-    mlp: MlpParameters = None
-    logistic_regression: LogisticRegressionParameters = None
-
-
-class RegimeParameters(Block):
-    """per_class rows of each class or a stratified fraction, then optionally a
-    minority class cut to minority_ratio of the largest; mlp overrides classifiers.mlp."""
-
-    per_class: Annotated[int, Field(ge=2)] = None
-    fraction: Annotated[float, Field(gt=0, le=1)] = None
-    minority_ratio: Fraction = None
-    mlp: overrides_of(MlpParameters) = None
-
-
-class ProtocolParameters(Block):
-    repeats: PositiveInt
-    folds: Annotated[int, Field(ge=2)]
-    tuning_fraction: Fraction
-    seed: int
-
-
-class NoSettings(Block):
-    """The arm every other is compared with: the real rows alone."""
-
-
-class NoiseSettings(Block):
-    ratio: NonNegativeFloat
-    scale: PositiveFloat
-
-
-class SmoteSettings(Block):
-    ratio: NonNegativeFloat
-    k_neighbors: PositiveInt
-
-
-class CvaeSettings(Block):
-    ratio: NonNegativeFloat
-    beta: NonNegativeFloat
-    latent_dim: PositiveInt
-    hidden_dim: PositiveInt
-    epochs: PositiveInt
-    learning_rate: PositiveFloat
-    sampling: Literal[SAMPLING_MODES]
-    tau: NonNegativeFloat
-    min_confidence: Probability | None
-
-
-def _arm(settings: type[Block]) -> type[Block]:
-    """An arm's entry: its settings, and a search space over those settings."""
-    return create_model(
-        settings.__name__.replace("Settings", "Arm"),
-        __base__=Block,
-        settings=(settings, ...),
-        n_trials=(NonNegativeInt, ...),
-        search_space=(search_space_of(settings), ...),
-    )
-
-
-class ArmsParameters(Block):
-    none: _arm(NoSettings) = None
-    noise: _arm(NoiseSettings) = None
-    smote: _arm(SmoteSettings) = None
-    cvae: _arm(CvaeSettings) = None
-
-
-class AugmentationTuningParameters(Block):
-    inner_splits: PositiveInt
-    metric: Literal[METRICS]
-    study: StudyParameters
-
-
-class StatisticsParameters(Block):
-    metric: Literal[METRICS]
-    rope: NonNegativeFloat
-    decision_probability: Fraction
-
-
-class FiguresParameters(Block):
-    samples_per_class: PositiveInt
-    interpolation_steps: Annotated[int, Field(ge=2)]
-
-
-class AugmentationParameters(Block):
-    selected_datasets: list[str]
-    datasets: dict[str, AugmentationDatasetParameters]
-    regimes: dict[str, RegimeParameters]
-    protocol: ProtocolParameters
-    selected_arms: list[Literal[tuple(ARM_SETTINGS)]]
-    arms: ArmsParameters
-    selected_classifiers: list[Literal[CLASSIFIERS]]
-    classifiers: ClassifiersParameters
-    tuning: AugmentationTuningParameters
-    statistics: StatisticsParameters
-    figures: FiguresParameters
-    splits_per_task: PositiveInt
-    n_jobs: int  # joblib's: -1 is every core
 
 
 # --------------------------------------------------------------------------- the whole

@@ -17,17 +17,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from vaeops.augmentation.arms import (
-    BASELINE_ARM,
-    LIKELIHOOD_BY_SCALING,
-    METRIC_LABELS,
-    augment,
-    cvae_config,
-)
+from vaeops.augmentation.arms import LIKELIHOOD_BY_SCALING, augment
 from vaeops.augmentation.cvae import FittedCVAE, fit_cvae
 from vaeops.augmentation.datasets import LabelledData, Scaler, plan_splits
 from vaeops.augmentation.protocol import single_threaded, split_seed, training_rows
+from vaeops.augmentation.settings import (
+    BASELINE_ARM,
+    AugmentationParameters,
+    CvaeSettings,
+    arm_settings,
+)
 from vaeops.augmentation.study import experiment_for
+from vaeops.reports.augmentation import METRIC_LABELS
 
 ARM_COLOURS = {"none": "black", "noise": "tab:blue", "smote": "tab:orange", "cvae": "tab:green"}
 
@@ -92,33 +93,42 @@ def accuracy_by_size(summary: pd.DataFrame, metric: str, left_out_regimes: set[s
 
 
 def generator_views(
-    datasets: Mapping[str, LabelledData], arm_settings: Mapping, augmentation: Mapping[str, Any]
+    datasets: Mapping[str, LabelledData], chosen: Mapping, augmentation: AugmentationParameters
 ) -> dict[str, dict[str, Any]]:
     """Real and synthetic digits, a latent interpolation strip (image data sets) and
     real vs synthetic points (2-D data sets). Returns ``figures`` ({file name: figure})
     and ``captions`` ({file name: caption}) for the report."""
     with single_threaded():
-        return _generator_views(datasets, arm_settings, augmentation)
+        return _generator_views(datasets, _checked(chosen), augmentation)
+
+
+def _checked(chosen: Mapping) -> dict:
+    """Per data set, regime and arm: the settings model of what tuning chose."""
+    return {
+        name: {
+            regime: {arm: arm_settings(arm, entry["settings"]) for arm, entry in arms.items()}
+            for regime, arms in regimes.items()
+        }
+        for name, regimes in chosen.items()
+    }
 
 
 def _generator_views(
-    datasets: Mapping[str, LabelledData], arm_settings: Mapping, augmentation: Mapping[str, Any]
+    datasets: Mapping[str, LabelledData], chosen: Mapping, augmentation: AugmentationParameters
 ) -> dict[str, dict[str, Any]]:
     figures, captions = {}, {}
-    settings = augmentation["figures"]
+    settings = augmentation.figures
     for name, data in datasets.items():
-        regimes = augmentation["datasets"][name]["regimes"]
+        regimes = augmentation.datasets[name].regimes
         training = {regime: _first_split_training(data, regime, augmentation) for regime in regimes}
-        if data.image_shape is not None and "cvae" in augmentation["selected_arms"]:
+        if data.image_shape is not None and "cvae" in augmentation.selected_arms:
             generators = {
-                regime: _fit_first_split_cvae(
-                    data, x, y, arm_settings[name][regime]["cvae"]["settings"], seed
-                )
+                regime: _fit_first_split_cvae(data, x, y, chosen[name][regime]["cvae"], seed)
                 for regime, (x, y, seed) in training.items()
             }
             file = f"{name}_real_and_synthetic.png"
             figures[file] = _sample_grid(
-                data, training, generators, arm_settings[name], settings["samples_per_class"]
+                data, training, generators, chosen[name], settings.samples_per_class
             )
             captions[file] = (
                 f"{name}: real training images (left) and CVAE samples (right) per class, "
@@ -126,7 +136,7 @@ def _generator_views(
             )
             file = f"{name}_interpolation.png"
             figures[file] = _interpolation_strip(
-                data, training, generators, settings["interpolation_steps"]
+                data, training, generators, settings.interpolation_steps
             )
             first, second = (data.class_names[c] for c in data.interpolation_classes)
             captions[file] = (
@@ -135,9 +145,7 @@ def _generator_views(
             )
         if data.x.shape[1] == 2:
             file = f"{name}_real_and_synthetic.png"
-            figures[file] = _points_2d(
-                data, training, arm_settings[name], augmentation["selected_arms"]
-            )
+            figures[file] = _points_2d(data, training, chosen[name], augmentation.selected_arms)
             captions[file] = (
                 f"{name}: real training points (filled) and each arm's synthetic points (crosses), "
                 "standardised features, first split of each regime"
@@ -146,12 +154,12 @@ def _generator_views(
 
 
 def _first_split_training(
-    data: LabelledData, regime: str, augmentation: Mapping[str, Any]
+    data: LabelledData, regime: str, augmentation: AugmentationParameters
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """The scaled training rows of the first evaluation split, as run_splits_together
     builds them."""
     experiment = experiment_for(data, regime, augmentation)
-    split = plan_splits(data.y, augmentation["protocol"]).splits[0]
+    split = plan_splits(data.y, augmentation.protocol).splits[0]
     seed = split_seed(experiment.seed, split)
     rows = training_rows(experiment, split, seed)
     x = Scaler.fit(data.x[rows], data.scaling).transform(data.x[rows])
@@ -159,11 +167,9 @@ def _first_split_training(
 
 
 def _fit_first_split_cvae(
-    data: LabelledData, x: np.ndarray, y: np.ndarray, settings: Mapping[str, Any], seed: int
+    data: LabelledData, x: np.ndarray, y: np.ndarray, settings: CvaeSettings, seed: int
 ) -> FittedCVAE:
-    return fit_cvae(
-        x, y, data.n_classes, cvae_config(settings, LIKELIHOOD_BY_SCALING[data.scaling]), seed
-    )
+    return fit_cvae(x, y, data.n_classes, settings, LIKELIHOOD_BY_SCALING[data.scaling], seed)
 
 
 def _sample_grid(
@@ -185,10 +191,10 @@ def _sample_grid(
         ),
     )
     for axis, (regime, (x, y, seed)) in zip(axes[0], training.items(), strict=True):
-        settings = chosen[regime]["cvae"]["settings"]
+        settings = chosen[regime]["cvae"]
         labels = np.repeat(np.arange(data.n_classes), per_class)
         synthetic = generators[regime].sample(
-            labels, settings["sampling"], tau=settings["tau"], seed=seed
+            labels, settings.sampling, tau=settings.tau, seed=seed
         )
         canvas = np.full(canvas_shape, np.nan)
         for label in range(data.n_classes):
@@ -212,8 +218,8 @@ def _sample_grid(
         )
         axis.tick_params(length=0)
         axis.set_title(
-            f"{regime} ({len(y)} rows)\n{settings['sampling']} sampling, β={settings['beta']:.2g}, "
-            f"latent {settings['latent_dim']}",
+            f"{regime} ({len(y)} rows)\n{settings.sampling} sampling, β={settings.beta:.2g}, "
+            f"latent {settings.latent_dim}",
             fontsize=9,
         )
         for spine in axis.spines.values():
@@ -268,7 +274,7 @@ def _points_2d(
         for column, arm in enumerate(arms):
             axis = axes[row, column]
             [(augmented_x, augmented_y)] = augment(
-                arm, [x], [y], data.n_classes, chosen[regime][arm]["settings"], [seed], data.scaling
+                arm, [x], [y], data.n_classes, chosen[regime][arm], [seed], data.scaling
             )
             synthetic_x, synthetic_y = augmented_x[len(x) :], augmented_y[len(x) :]
             first_panel = row == column == 0

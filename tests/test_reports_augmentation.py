@@ -3,13 +3,20 @@
 import numpy as np
 import pandas as pd
 
-from vaeops.augmentation.report import markdown_table, report_markdown
+from tests.augmentation_settings import augmentation_parameters, augmentation_settings
+from vaeops.reports.augmentation import markdown_table, report_markdown
 
-AUGMENTATION = {
-    "protocol": {"repeats": 2, "folds": 5, "tuning_fraction": 0.2},
-    "statistics": {"metric": "accuracy", "rope": 0.01, "decision_probability": 0.95},
-    "tuning": {"inner_splits": 3, "metric": "balanced_accuracy"},
-}
+
+def report_parameters() -> dict:
+    """The shipped settings with 2 x 5 splits, as the sentences below read them."""
+    params = augmentation_parameters()
+    params["protocol"].update(repeats=2, folds=5, tuning_fraction=0.2)
+    params["statistics"].update(metric="accuracy", rope=0.01, decision_probability=0.95)
+    params["tuning"].update(inner_splits=3, metric="balanced_accuracy")
+    return params
+
+
+AUGMENTATION = augmentation_settings(report_parameters())
 ARM_SETTINGS = {
     "moons": {
         "full": {

@@ -9,9 +9,20 @@ from typing import Any
 
 import pandas as pd
 
-from vaeops.augmentation.arms import BASELINE_ARM, METRIC_LABELS
 from vaeops.augmentation.comparison import VERDICTS
+from vaeops.augmentation.settings import (
+    BASELINE_ARM,
+    AugmentationParameters,
+    AugmentationTuningParameters,
+    StatisticsParameters,
+)
 
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced acc.",
+    "macro_f1": "macro-F1",
+    "minority_recall": "minority recall",
+}
 # Where the pictures lie, relative to the report (see conf/base/catalog_augmentation.yml).
 FIGURE_FOLDER = "augmentation"
 RESULT_COLUMNS = (
@@ -37,16 +48,16 @@ def report_markdown(
     summary: pd.DataFrame,
     arm_settings: Mapping,
     captions: Mapping[str, str],
-    augmentation: Mapping[str, Any],
+    augmentation: AugmentationParameters,
 ) -> str:
     """The results in markdown, with verdicts derived from the posterior probabilities."""
     lines = ["# Does data augmentation help the classifier?", ""]
     lines += _protocol(augmentation)
     lines += _verdicts(summary)
-    lines += _results(summary, augmentation["statistics"])
-    lines += _settings(arm_settings, augmentation["tuning"])
+    lines += _results(summary, augmentation.statistics)
+    lines += _settings(arm_settings, augmentation.tuning)
     lines += ["## Figures", ""]
-    label = METRIC_LABELS[augmentation["statistics"]["metric"]]
+    label = METRIC_LABELS[augmentation.statistics.metric]
     lines += [
         f"![Test {label} against training-set size]({FIGURE_FOLDER}/accuracy_vs_size.png)",
         "",
@@ -70,20 +81,20 @@ def markdown_table(
     )
 
 
-def _protocol(augmentation: Mapping[str, Any]) -> list[str]:
-    protocol, statistics = augmentation["protocol"], augmentation["statistics"]
-    rope, threshold = statistics["rope"], statistics["decision_probability"]
-    n_splits = protocol["repeats"] * protocol["folds"]
+def _protocol(augmentation: AugmentationParameters) -> list[str]:
+    protocol, statistics = augmentation.protocol, augmentation.statistics
+    rope, threshold = statistics.rope, statistics.decision_probability
+    n_splits = protocol.repeats * protocol.folds
     return [
-        f"Every arm was scored on the same {protocol['repeats']} × {protocol['folds']} repeated "
+        f"Every arm was scored on the same {protocol.repeats} × {protocol.folds} repeated "
         f"stratified splits ({n_splits} test folds) of each data set, after a stratified "
-        f"{protocol['tuning_fraction']:.0%} tuning partition had been set aside for Optuna. In "
+        f"{protocol.tuning_fraction:.0%} tuning partition had been set aside for Optuna. In "
         "each split the regime subsamples the training fold; the scaler, the augmenter and the "
         "classifiers see only those rows, and the test fold is never subsampled.",
         "",
         f"Each arm is compared with `{BASELINE_ARM}` split by split by a Bayesian correlated "
         "t-test (Benavoli et al. 2017, with the Nadeau-Bengio correction for overlapping "
-        f"training sets) on {METRIC_LABELS[statistics['metric']]}, with a region of practical "
+        f"training sets) on {METRIC_LABELS[statistics.metric]}, with a region of practical "
         f"equivalence (ROPE) of ±{rope:g}. An arm **helped** when P(better) > {threshold:g}, "
         f"**hurt** when P(worse) > {threshold:g}, was **equivalent** when P(equivalent) > "
         f"{threshold:g}, and is **inconclusive** otherwise.",
@@ -129,8 +140,8 @@ def _verb(outcome: str) -> str:
     )
 
 
-def _results(summary: pd.DataFrame, statistics: Mapping[str, Any]) -> list[str]:
-    rope, label = statistics["rope"], METRIC_LABELS[statistics["metric"]]
+def _results(summary: pd.DataFrame, statistics: StatisticsParameters) -> list[str]:
+    rope, label = statistics.rope, METRIC_LABELS[statistics.metric]
     lines = [
         "## Results",
         "",
@@ -168,7 +179,7 @@ def _mean_sd(row: Any, metric: str) -> str:
     return f"{getattr(row, f'{metric}_mean'):.3f} ± {getattr(row, f'{metric}_sd'):.3f}"
 
 
-def _settings(arm_settings: Mapping, tuning: Mapping[str, Any]) -> list[str]:
+def _settings(arm_settings: Mapping, tuning: AugmentationTuningParameters) -> list[str]:
     rows = [
         {
             "data set": name,
@@ -187,8 +198,8 @@ def _settings(arm_settings: Mapping, tuning: Mapping[str, Any]) -> list[str]:
     return [
         "## Settings each arm ran with",
         "",
-        f"Tuned by Optuna on the tuning partition ({tuning['inner_splits']} inner splits per "
-        f"trial, objective: {tuning['metric']} averaged over the classifiers); `{BASELINE_ARM}` "
+        f"Tuned by Optuna on the tuning partition ({tuning.inner_splits} inner splits per "
+        f"trial, objective: {tuning.metric} averaged over the classifiers); `{BASELINE_ARM}` "
         "has none. Trial 0 of each study is the configured settings.",
         "",
         markdown_table(rows, columns, right=["trials", "best objective"]),
