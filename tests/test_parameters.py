@@ -198,3 +198,54 @@ def test_a_node_receives_the_settings_model_its_signature_names(shipped):
     inputs["params:training"] = {"epochs": "3", "batch_size": 10}
     with pytest.raises(ParameterError, match=r"Invalid training:\n  epochs: expected"):
         typed_inputs(node_function, list(inputs), inputs)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (
+            "retraining.metric",
+            "precision_at_10",
+            "retraining.metric: retraining.metric='precision_at_10' is not supported; use "
+            "ndcg_at_K or recall_at_K with a positive K",
+        ),
+        (
+            "benchmark.models",
+            ["multvae", "popularity"],
+            "benchmark.models: benchmark.models must map each model name to true or false",
+        ),
+        (
+            "benchmark.models.lightgcn",
+            True,
+            "benchmark: benchmark.models names ['lightgcn'], which are neither baselines",
+        ),
+        (
+            "benchmark.models.multvae",
+            False,
+            "benchmark: benchmark.reference ('multvae') must be one of the selected "
+            "benchmark.models",
+        ),
+        (
+            "benchmark.published",
+            {"source": "x", "models": {"lightgcn": {"recall_at_40": 0.2}}},
+            "benchmark: Published values ['lightgcn.recall_at_40'] have no column",
+        ),
+        (
+            "benchmark.headline_metric",
+            "ndcg_at_7",
+            "benchmark: benchmark.table_metrics",
+        ),
+    ],
+)
+def test_a_benchmark_or_retraining_that_cannot_run_is_refused_before_training(
+    shipped, path, value, expected
+):
+    [line] = problems(changed(shipped, path, value))
+    assert line.startswith(expected)
+
+
+def test_the_given_split_benchmark_passes_the_benchmark_checks_once_merged(shipped):
+    params = changed(shipped, "benchmark_given_split.reference", "lightgcn")
+    [line] = problems(params)
+    assert "benchmark_given_split merged over benchmark: " in line
+    assert "benchmark.reference ('lightgcn') must be one of the selected" in line

@@ -22,14 +22,12 @@ from vaeops.recommenders.benchmark import (
     BenchmarkData,
     ModelLog,
     Validation,
+    benchmark_report,
     fit_and_score,
     selected_models,
 )
 from vaeops.recommenders.training import TrainingResult
-
-# Entries of params:benchmark_given_split that describe the data and its protocol
-# rather than override params:benchmark.
-_GIVEN_SPLIT_OWN_KEYS = ("dataset", "validation", "refit", "published")
+from vaeops.reports.benchmark import benchmark_markdown
 
 
 def benchmark_models(data: BenchmarkData, benchmark: dict, training: dict) -> dict[str, Any]:
@@ -73,12 +71,10 @@ def autoencoder_training(name: str, benchmark: dict, training: dict) -> dict:
     return merged(training, benchmark["autoencoders"][name] or {})
 
 
-def given_split_settings(benchmark: dict, given: dict) -> dict:
-    """params:benchmark with the given-split entries merged over it, key by key, and the
-    published rows of this dataset alone."""
-    overrides = {key: value for key, value in given.items() if key not in _GIVEN_SPLIT_OWN_KEYS}
-    published = (given.get("published") or {}).get(given["dataset"]["name"])
-    return {**merged(benchmark, overrides), "published": published}
+def report_benchmark(results: dict[str, Any], benchmark: dict) -> dict[str, Any]:
+    """The benchmark's report, and the same in Markdown."""
+    report = benchmark_report(results, benchmark)
+    return {"report": report, "report_markdown": benchmark_markdown(report)}
 
 
 def _validation_k(benchmark: dict, training: dict) -> int:

@@ -1,9 +1,12 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.jobs.benchmark import benchmark_models, given_split_settings
-from vaeops.recommenders.benchmark import benchmark_report, given_split_data
-
-from .nodes import split_as_given
+from .nodes import (
+    benchmark_models,
+    given_split_data,
+    given_split_settings,
+    report_benchmark,
+    split_as_given,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -43,7 +46,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_and_evaluate_on_given_split",
             ),
             node(
-                benchmark_report,
+                report_benchmark,
                 ["given_split_results", "given_split_benchmark_settings"],
                 {
                     "report": "given_split_report",
