@@ -6,7 +6,7 @@ import pytest
 
 from tests.given_splits import write_lightgcn_split
 from tests.markdown_tables import markdown_tables
-from vaeops.jobs.benchmark import given_split_settings
+from vaeops.recommenders.benchmark import given_split_settings
 
 MODELS = ["popularity", "ease", "itemknn", "multvae", "recvae"]
 AUTOENCODERS = ["multvae", "recvae"]
