@@ -3,8 +3,8 @@ from typing import Any
 import scipy.sparse as sp
 
 from vaeops.config import merged
-from vaeops.jobs.benchmark import autoencoder_training, given_split_settings
-from vaeops.recommenders.benchmark import given_split_data, read_given_split
+from vaeops.jobs.benchmark import autoencoder_training
+from vaeops.recommenders.benchmark import given_split_data, given_split_settings, read_given_split
 
 # Entries of tuning_given_split.tuning that replace params:tuning's rather than merge
 # into it: a search space merged key by key could only grow.
