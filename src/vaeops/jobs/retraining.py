@@ -33,7 +33,6 @@ from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.evaluation import evaluate_beside_popularity, named_metrics, summaries
 from vaeops.recommenders.retraining import (
     Outcome,
-    RegistryParameters,
     RetrainingFacts,
     RetrainingInProgress,
     RetrainingParameters,
@@ -54,7 +53,7 @@ def retrain_and_decide(
     training: dict,
     evaluation: dict,
     dataset: dict,
-    registry: RegistryParameters,
+    registry: dict,
     retraining: RetrainingParameters,
 ) -> dict:
     """Run one retraining round unless another is in progress; report what was decided."""
@@ -70,7 +69,7 @@ def retrain_and_decide(
         facts = replace(rules, lock_refusal=str(busy))
         outcome = retraining_outcome(facts)
     decision = decision_record(
-        facts, outcome, started=started, model_name=registry.model_name, run_id=active_run_id()
+        facts, outcome, started=started, model_name=registry["model_name"], run_id=active_run_id()
     )
     logger.info("Retraining decision: %s (%s)", outcome.name, outcome.reason)
     return {
@@ -88,10 +87,10 @@ def _retrain(
     training: dict,
     evaluation: dict,
     dataset: dict,
-    registry: RegistryParameters,
+    registry: dict,
 ) -> tuple[RetrainingFacts, Outcome]:
     """Add the facts step by step, stopping at the first step whose facts settle the round."""
-    models = ModelRegistry(registry.model_name)
+    models = ModelRegistry(registry["model_name"])
     champion = models.version(CHAMPION)
     fingerprint = interactions_fingerprint(interactions)
     facts = replace(
@@ -118,7 +117,7 @@ def _retrain(
     challenger = models.register(
         candidate,
         tags=version_tags(dataset, interactions, summary, kind, test_metrics, facts.metric),
-        serving=registry.serving.model_dump(),
+        serving=registry["serving"],
         aliases=(CHALLENGER,),
     )
     facts = _scored(facts, split, candidate, served, challenger, test_metrics)
