@@ -17,7 +17,6 @@ from vaeops.errors import DataError
 from vaeops.recommenders import benchmark
 from vaeops.recommenders.benchmark import (
     BenchmarkData,
-    benchmark_report,
     candidate_settings,
     fit_and_score,
     given_split_data,
@@ -26,6 +25,7 @@ from vaeops.recommenders.benchmark import (
 )
 from vaeops.recommenders.metrics import Evaluation
 from vaeops.recommenders.training import train_autoencoder
+from vaeops.reports.benchmark import benchmark_markdown
 
 TABLE_METRICS = (
     "ndcg_at_100",
@@ -318,36 +318,6 @@ def test_switched_on_models_are_selected_in_table_order():
     assert selected_models(settings) == ["ease", "multvae"]
 
 
-def test_an_unconfigured_model_name_fails_before_training():
-    settings = {**SETTINGS, "models": {"multvae": True, "lightgcn": True}}
-    with pytest.raises(ValueError, match="lightgcn"):
-        selected_models(settings)
-
-
-def test_a_published_value_without_a_column_fails_before_training():
-    settings = {
-        **SETTINGS,
-        "models": {"multvae": True, "popularity": True},
-        "published": {"source": "x", "models": {"lightgcn": {"recall_at_40": 0.2}}},
-    }
-    with pytest.raises(ValueError, match="lightgcn.recall_at_40"):
-        selected_models(settings)
-
-
-def test_a_model_list_instead_of_switches_says_how_to_select_models():
-    settings = {**SETTINGS, "models": ["multvae", "popularity"]}
-    with pytest.raises(ValueError, match="benchmark.models.ease=false"):
-        selected_models(settings)
-
-
-def test_switched_off_models_are_skipped_and_the_reference_must_stay_on():
-    settings = {**SETTINGS, "models": {"popularity": True, "multvae": False}}
-    with pytest.raises(
-        ValueError, match=r"must be one of the selected benchmark.models \(\['popularity'\]\)"
-    ):
-        selected_models(settings)
-
-
 def _result(ndcg: list[float], rows: list[int], choice: dict | None = None) -> dict:
     values = np.array(ndcg)
     per_user = {metric: values for metric in TABLE_METRICS}
@@ -360,6 +330,12 @@ def _result(ndcg: list[float], rows: list[int], choice: dict | None = None) -> d
 
 def _results(**models: dict) -> dict:
     return {"protocol": PROTOCOL, "models": models}
+
+
+def benchmark_report(results: dict, settings: dict) -> dict:
+    """The report and its Markdown, as the benchmark pipelines write them."""
+    report = benchmark.benchmark_report(results, settings)
+    return {"report": report, "report_markdown": benchmark_markdown(report)}
 
 
 def test_a_model_ahead_on_every_user_is_better_with_certainty():

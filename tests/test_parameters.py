@@ -245,3 +245,56 @@ def test_hooks_read_settings_models_back_as_the_mappings_of_the_yaml(shipped):
     assert plain["benchmark_given_split"]["validation"] == validation
     without_separator = {k: v for k, v in shipped["dataset"].items() if k != "separator"}
     assert plain_settings(DatasetParameters.model_validate(without_separator)) == without_separator
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (
+            "retraining.metric",
+            "precision_at_10",
+            "retraining.metric: retraining.metric='precision_at_10' is not supported; use "
+            "ndcg_at_K or recall_at_K with a positive K",
+        ),
+        (
+            "benchmark.models",
+            ["multvae", "popularity"],
+            "benchmark.models: benchmark.models must map each model name to true or false",
+        ),
+        (
+            "benchmark.models.lightgcn",
+            True,
+            "benchmark: benchmark.models names ['lightgcn'], which are neither baselines",
+        ),
+        (
+            "benchmark.models.multvae",
+            False,
+            "benchmark: benchmark.reference ('multvae') must be one of the selected "
+            "benchmark.models",
+        ),
+        (
+            "benchmark.published",
+            {"source": "x", "models": {"lightgcn": {"recall_at_40": 0.2}}},
+            "benchmark: Published values ['lightgcn.recall_at_40'] have no column",
+        ),
+        (
+            "benchmark.headline_metric",
+            "ndcg_at_7",
+            "benchmark: benchmark.table_metrics",
+        ),
+    ],
+)
+def test_a_benchmark_or_retraining_that_cannot_run_is_refused_before_training(
+    shipped, path, value, expected
+):
+    [line] = problems(changed(shipped, path, value))
+    assert line.startswith(expected)
+
+
+def test_the_given_split_benchmark_passes_the_benchmark_checks(shipped):
+    params = changed(shipped, "benchmark_given_split.benchmark.reference", "lightgcn")
+    [line] = problems(params)
+    assert line.startswith(
+        "benchmark_given_split.benchmark: benchmark.reference ('lightgcn') must be one of "
+        "the selected"
+    )

@@ -15,7 +15,7 @@ from tests.data_settings import preprocessing
 from tests.mlflow_store import fresh_sqlite_store
 from vaeops.data.splits import liang_split
 from vaeops.errors import DataError
-from vaeops.pipelines.retraining.nodes import ingest_current_interactions
+from vaeops.recommenders.retraining import current_interactions
 
 TINY_TRAINING = {
     "epochs": 2,
@@ -214,7 +214,7 @@ def test_new_interactions_come_from_extra_files_with_the_standard_columns(ml100k
     pd.DataFrame(
         {"user": [196, 5000], "item": [242, 50], "rating": [5.0, 4.0], "timestamp": [9e8, 9e8]}
     ).to_csv(extra, index=False)
-    interactions = ingest_current_interactions(dataset, {"extra_files": [str(extra)]})
+    interactions = current_interactions(dataset, [str(extra)])
     assert len(interactions) == 100_001
     pair = interactions[(interactions["user"] == 196) & (interactions["item"] == 242)]
     assert pair["rating"].tolist() == [5.0]
@@ -223,7 +223,7 @@ def test_new_interactions_come_from_extra_files_with_the_standard_columns(ml100k
         extra, index=False
     )
     with pytest.raises(DataError, match="user ids are .* but the dataset's are int64"):
-        ingest_current_interactions(dataset, {"extra_files": [str(extra)]})
+        current_interactions(dataset, [str(extra)])
 
 
 def n_fresh_test_users(old: list[str], new: list[str], new_seed: int) -> int:

@@ -22,11 +22,13 @@ from vaeops.recommenders.benchmark import (
     BenchmarkData,
     ModelLog,
     Validation,
+    benchmark_report,
     fit_and_score,
     selected_models,
 )
 from vaeops.recommenders.settings import TrainingParameters
 from vaeops.recommenders.training import TrainingResult
+from vaeops.reports.benchmark import benchmark_markdown
 
 
 def benchmark_models(data: BenchmarkData, benchmark: dict) -> dict[str, Any]:
@@ -57,6 +59,12 @@ def train_autoencoder(
                 train, None, None, training, progress_label=f"{name} refit"
             )
     return train_from_parameters(train, *validation, training, progress_label=name)
+
+
+def report_benchmark(results: dict[str, Any], benchmark: dict) -> dict[str, Any]:
+    """The benchmark's report, and the same in Markdown."""
+    report = benchmark_report(results, benchmark)
+    return {"report": report, "report_markdown": benchmark_markdown(report)}
 
 
 def _model_settings(name: str, benchmark: dict) -> dict:

@@ -25,6 +25,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -36,7 +37,14 @@ from vaeops.data.settings import (
     PreprocessingParameters,
 )
 from vaeops.errors import DataError
+from vaeops.recommenders.benchmark.settings import (
+    BASELINES,
+    BaselinesParameters,
+    PublishedParameters,
+)
+from vaeops.recommenders.metrics import metric_names
 from vaeops.recommenders.models import MODEL_CLASSES, MultVAE
+from vaeops.recommenders.retraining.settings import RegistryParameters, RetrainingParameters
 from vaeops.recommenders.settings import (
     CheckpointParameters,
     EvaluationParameters,
@@ -45,9 +53,7 @@ from vaeops.recommenders.settings import (
 )
 from vaeops.schema import (
     Block,
-    Grid,
     NamedStudyParameters,
-    Probability,
     overrides_of,
     search_space_of,
 )
@@ -125,42 +131,6 @@ class TuningGivenSplitParameters(Block):
         return self
 
 
-class NoKeywords(Block):
-    """A baseline that takes no settings."""
-
-
-class EaseParameters(Block):
-    l2: Grid[PositiveFloat]
-
-
-class ItemKnnParameters(Block):
-    k: Grid[PositiveInt]
-    shrink: Grid[NonNegativeFloat]
-
-
-class MatrixFactorizationParameters(Block):
-    factors: Grid[PositiveInt]
-    epochs: PositiveInt
-    reg: Grid[NonNegativeFloat]
-    alpha: Grid[NonNegativeFloat]
-    seed: int
-
-
-class BaselinesParameters(Block):
-    """Keyword arguments of the vaeops.recommenders.baselines classes; null or left out:
-    their defaults. A list of values is a grid, chosen from on the validation users."""
-
-    popularity: NoKeywords | None = None
-    ease: EaseParameters | None = None
-    itemknn: ItemKnnParameters | None = None
-    mf: MatrixFactorizationParameters | None = None
-
-
-class PublishedParameters(Block):
-    source: str
-    models: dict[str, dict[str, float]]  # model: {metric: value}
-
-
 class BenchmarkParameters(Block):
     models: dict[str, bool]
     reference: str
@@ -176,6 +146,63 @@ class BenchmarkParameters(Block):
     autoencoders: dict[str, TrainingParameters]  # derived in YAML from the two above
     published: PublishedParameters | None = None
 
+    @field_validator("models", mode="before")
+    @classmethod
+    def _switches(cls, models: Any) -> Any:
+        if not isinstance(models, Mapping) or not all(
+            isinstance(on, bool) for on in models.values()
+        ):
+            raise ValueError(
+                f"benchmark.models must map each model name to true or false, got {models!r}; "
+                "switch one off with e.g. `--params benchmark.models.ease=false`."
+            )
+        return models
+
+    @model_validator(mode="after")
+    def _usable_selection(self) -> "BenchmarkParameters":
+        """The selected models, the reference, the table and the published rows fit
+        together, so that no model trains before a report that cannot be written."""
+        known = set(BASELINES) | set(self.autoencoders)
+        unknown = [name for name in self.models if name not in known]
+        if unknown:
+            raise ValueError(
+                f"benchmark.models names {unknown}, which are neither baselines "
+                f"{sorted(BASELINES)} nor autoencoders configured under benchmark.autoencoders "
+                f"{sorted(self.autoencoders)}."
+            )
+        selected = [name for name, on in self.models.items() if on]
+        if self.reference not in selected or len(selected) < 2:
+            raise ValueError(
+                f"benchmark.reference ({self.reference!r}) must be one of the selected "
+                f"benchmark.models ({selected}), alongside at least one model to compare it with."
+            )
+        missing = set(self.table_metrics) - metric_names(self.evaluation.ks)
+        if missing or self.headline_metric not in self.table_metrics:
+            raise ValueError(
+                f"benchmark.table_metrics {sorted(self.table_metrics)} needs cut-offs "
+                f"missing from benchmark.evaluation.ks ({self.evaluation.ks}): "
+                f"{sorted(missing)}; and benchmark.headline_metric "
+                f"({self.headline_metric!r}) must be one of the table's metrics."
+            )
+        self._check_published()
+        return self
+
+    def _check_published(self) -> None:
+        published = self.published.models if self.published else {}
+        unknown_columns = {
+            f"{model}.{metric}"
+            for model, values in published.items()
+            for metric in values
+            if metric not in self.table_metrics
+        }
+        if unknown_columns:
+            raise ValueError(
+                f"Published values {sorted(unknown_columns)} have no column in "
+                f"benchmark.table_metrics {sorted(self.table_metrics)}; name each value after "
+                "the metric it was computed as (e.g. uncapped_recall_at_20 for a recall that "
+                "divides by all test items)."
+            )
+
 
 class BenchmarkGivenSplitParameters(Block):
     """The data set with the split, the validation carved from its train part, whether
@@ -189,29 +216,6 @@ class BenchmarkGivenSplitParameters(Block):
     changes: overrides_of(BenchmarkParameters)
     autoencoders: dict[str, TrainingParameters]
     benchmark: BenchmarkParameters
-
-
-class RetrainingParameters(Block):
-    extra_files: list[str] | None
-    metric: str  # ndcg_at_K or recall_at_K
-    promotion_probability: Probability
-    rope: NonNegativeFloat
-    min_catalogue_overlap: Probability
-    allow_fewer_users: bool
-    force: bool
-    lock_file: str
-
-
-class ServingParameters(Block):
-    default_k: PositiveInt
-    max_k: PositiveInt
-    max_histories: PositiveInt
-    max_history_length: PositiveInt
-
-
-class RegistryParameters(Block):
-    model_name: str
-    serving: ServingParameters
 
 
 # --------------------------------------------------------------------------- the whole

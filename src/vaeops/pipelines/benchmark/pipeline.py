@@ -1,7 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.jobs.benchmark import benchmark_models
-from vaeops.recommenders.benchmark import benchmark_report, held_out_data
+from .nodes import benchmark_models, held_out_data, report_benchmark
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -26,7 +25,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_and_evaluate_benchmark_models",
             ),
             node(
-                benchmark_report,
+                report_benchmark,
                 ["benchmark_results", "params:benchmark"],
                 {"report": "benchmark_report", "report_markdown": "benchmark_report_markdown"},
                 name="write_benchmark_report",

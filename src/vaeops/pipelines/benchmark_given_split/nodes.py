@@ -2,6 +2,10 @@ from typing import Any
 
 from vaeops.data.settings import GivenSplitDatasetParameters
 from vaeops.data.splits import given_split_summary, read_given_split
+from vaeops.jobs.benchmark import benchmark_models, report_benchmark
+from vaeops.recommenders.benchmark import given_split_data
+
+__all__ = ["benchmark_models", "given_split_data", "report_benchmark", "split_as_given"]
 
 
 def split_as_given(given: dict) -> dict[str, Any]:

@@ -1,9 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from vaeops.jobs.benchmark import benchmark_models
-from vaeops.recommenders.benchmark import benchmark_report, given_split_data
-
-from .nodes import split_as_given
+from .nodes import benchmark_models, given_split_data, report_benchmark, split_as_given
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -37,7 +34,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_and_evaluate_on_given_split",
             ),
             node(
-                benchmark_report,
+                report_benchmark,
                 ["given_split_results", "params:benchmark_given_split.benchmark"],
                 {
                     "report": "given_split_report",
