@@ -37,17 +37,7 @@ K = MULTVAE["validation_k"]  # 20, the LightGCN paper's cut-off
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", required=True, help="a folder with train.txt and test.txt")
-    parser.add_argument("--anneal-cap", type=float, default=MULTVAE["anneal_cap"], help="β's cap")
-    parser.add_argument("--dropout", type=float, default=MULTVAE["model"]["dropout"])
-    parser.add_argument(
-        "--epochs", type=int, default=MULTVAE["epochs"], help="planned epochs (β's schedule)"
-    )
-    parser.add_argument("--patience", type=int, default=MULTVAE["patience"])
-    parser.add_argument("--device", default=MULTVAE["device"])
-    args = parser.parse_args()
-
+    args = _arguments()
     lightgcn = {"name": "lightgcn", "raw_dir": args.data_dir, "path": args.data_dir}
     split = read_given_split(GivenSplitDatasetParameters.model_validate(lightgcn))
     data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
@@ -61,9 +51,37 @@ def main() -> None:
             "device": args.device,
         }
     )
+    curve, progress = _train_and_score(config, data, n_items=split.train.shape[1])
+    summary = {
+        "settings": vars(args),
+        "kept_on_validation": curve[progress.best_epoch - 1],
+        "best_on_test": max(curve, key=lambda r: r[f"test_ndcg_at_{K}"]),
+        "stopped_epoch": curve[-1]["epoch"],
+    }
+    print(json.dumps(summary), flush=True)
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", required=True, help="a folder with train.txt and test.txt")
+    parser.add_argument("--anneal-cap", type=float, default=MULTVAE["anneal_cap"], help="β's cap")
+    parser.add_argument("--dropout", type=float, default=MULTVAE["model"]["dropout"])
+    parser.add_argument(
+        "--epochs", type=int, default=MULTVAE["epochs"], help="planned epochs (β's schedule)"
+    )
+    parser.add_argument("--patience", type=int, default=MULTVAE["patience"])
+    parser.add_argument("--device", default=MULTVAE["device"])
+    return parser.parse_args()
+
+
+def _train_and_score(
+    config: TrainingParameters, data, n_items: int
+) -> tuple[list[dict], ValidationProgress]:
+    """Train as the pipeline does, printing each epoch's validation and test scores; the
+    training loop's own rule picks the kept epoch and stops."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = build_model(config.model, split.train.shape[1]).to(device)
+    model = build_model(config.model, n_items).to(device)
     loop = TrainingLoop(
         model, DeviceCSR(data.train, device), config, resolve_precision(config.precision, device)
     )
@@ -72,18 +90,9 @@ def main() -> None:
         "test": (data.test_fold_in, data.test_target),
     }
     parts = {name: tuple(DeviceCSR(m, device) for m in pair) for name, pair in parts.items()}
-
-    # The training loop's own rule picks the kept epoch and stops.
     started, curve, progress = time.perf_counter(), [], ValidationProgress()
     for epoch in range(1, config.epochs + 1):
-        record = {"epoch": epoch, "beta": loop.run_epoch()["beta"]}
-        model.eval()
-        with torch.no_grad():
-            for name, (fold_in, target) in parts.items():
-                scores = evaluate(model.score, fold_in, target, ks=(K,), batch_size=2000)
-                summary = scores.summary()
-                record[f"{name}_ndcg_at_{K}"] = summary[f"ndcg_at_{K}"]
-                record[f"{name}_uncapped_recall_at_{K}"] = summary[f"uncapped_recall_at_{K}"]
+        record = {"epoch": epoch, "beta": loop.run_epoch()["beta"], **_scores(model, parts)}
         record["seconds"] = round(time.perf_counter() - started)
         print(json.dumps(record), flush=True)
         curve.append(record)
@@ -92,20 +101,18 @@ def main() -> None:
         )
         if progress.stale_epochs >= config.patience:
             break
+    return curve, progress
 
-    kept = curve[progress.best_epoch - 1]
-    ceiling = max(curve, key=lambda r: r[f"test_ndcg_at_{K}"])
-    print(
-        json.dumps(
-            {
-                "settings": vars(args),
-                "kept_on_validation": kept,
-                "best_on_test": ceiling,
-                "stopped_epoch": curve[-1]["epoch"],
-            }
-        ),
-        flush=True,
-    )
+
+def _scores(model, parts: dict) -> dict[str, float]:
+    model.eval()
+    record = {}
+    with torch.no_grad():
+        for name, (fold_in, target) in parts.items():
+            summary = evaluate(model.score, fold_in, target, ks=(K,), batch_size=2000).summary()
+            record[f"{name}_ndcg_at_{K}"] = summary[f"ndcg_at_{K}"]
+            record[f"{name}_uncapped_recall_at_{K}"] = summary[f"uncapped_recall_at_{K}"]
+    return record
 
 
 if __name__ == "__main__":
