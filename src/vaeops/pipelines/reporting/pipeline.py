@@ -32,7 +32,7 @@ def _item_nodes() -> list:
                 "item_descriptions",
                 "params:reporting",
             ],
-            {"table": "item_neighbours", "markdown": "item_neighbours_markdown"},
+            {"table": "latent.item_neighbours_table", "markdown": "latent.item_neighbours_markdown"},
             name="neighbours_of_popular_items",
         ),
     ]
@@ -63,7 +63,7 @@ def _latent_space_nodes() -> list:
                 "model_config",
                 "params:reporting",
             ],
-            {"train": "latent_user_map_train", "test": "latent_user_map_test"},
+            {"train": "latent.user_map_train_plot", "test": "latent.user_map_test_plot"},
             name="plot_user_maps",
         ),
         node(
@@ -77,15 +77,15 @@ def _latent_space_nodes() -> list:
                 "item_descriptions",
                 "params:reporting",
             ],
-            "latent_traversal_markdown",
+            "latent.traversal_markdown",
             name="traverse_between_users",
         ),
         node(
             check_posterior_health,
             ["latent_posteriors", "model_config", "params:reporting"],
             {
-                "plot": "posterior_kl_plot",
-                "summary": "posterior_health",
+                "plot": "latent.posterior_kl_plot",
+                "summary": "latent.posterior_health",
                 "metrics": "latent_metrics",
             },
             name="check_posterior_health",
