@@ -263,10 +263,30 @@ def check_parameters(params: Mapping[str, Any]) -> None:
     try:
         Parameters.model_validate(params)
     except ValidationError as error:
-        problems = "\n".join(f"  {line}" for line in _describe(error, params))
+        problems = "\n".join(f"  {line}" for line in _at_their_source(_describe(error, params)))
         raise ParameterError(
             "Invalid parameters (conf/<env>/parameters*.yml or --params); nothing ran:\n" + problems
         ) from None
+
+
+# Blocks the YAML derives from others (conf/base/parameters_benchmark*.yml and
+# parameters_tuning_given_split.yml): a mistake in a source block shows in each copy.
+DERIVED_BLOCKS = (
+    "benchmark.autoencoders",
+    "benchmark_given_split.autoencoders",
+    "benchmark_given_split.benchmark",
+    "tuning_given_split.training",
+    "tuning_given_split.evaluation",
+    "tuning_given_split.tuning.study",
+)
+
+
+def _at_their_source(lines: list[str]) -> list[str]:
+    """The problems of the blocks a user writes, without their echoes in derived blocks;
+    all of them when only derived blocks have problems."""
+    derived = tuple(f"{block}{end}" for block in DERIVED_BLOCKS for end in ".:")
+    own = [line for line in lines if not line.startswith(derived)]
+    return own or lines
 
 
 def _describe(error: ValidationError, params: Mapping[str, Any]) -> list[str]:

@@ -32,7 +32,10 @@ def _item_nodes() -> list:
                 "item_descriptions",
                 "params:reporting",
             ],
-            {"table": "latent.item_neighbours_table", "markdown": "latent.item_neighbours_markdown"},
+            {
+                "table": "latent.item_neighbours_table",
+                "markdown": "latent.item_neighbours_markdown",
+            },
             name="neighbours_of_popular_items",
         ),
     ]
