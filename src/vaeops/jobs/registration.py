@@ -12,6 +12,7 @@ from vaeops.adapters.mlflow.registry import (
     version_tags,
 )
 from vaeops.recommenders.evaluation import named_metrics
+from vaeops.recommenders.retraining.settings import RetrainingParameters
 
 
 def register_model(
@@ -25,7 +26,7 @@ def register_model(
     evaluation_report: dict,
     dataset: dict,
     registry: dict,
-    retraining: dict,
+    retraining: RetrainingParameters,
 ) -> dict:
     """Register the run's model; it becomes champion only if there is none yet.
 
@@ -44,7 +45,7 @@ def register_model(
             split_summary,
             kind,
             named_metrics(evaluation_report["models"], kind),
-            retraining["metric"],
+            retraining.metric,
         ),
         serving=registry["serving"],
         aliases=aliases,

@@ -52,9 +52,9 @@ logger = logging.getLogger(__name__)
 
 def retrain_and_decide(
     interactions: pd.DataFrame,
-    preprocessing: dict,
-    training: dict,
-    evaluation: dict,
+    preprocessing: PreprocessingParameters,
+    training: TrainingParameters,
+    evaluation: EvaluationParameters,
     dataset: dict,
     registry: dict,
     retraining: RetrainingParameters,
@@ -86,9 +86,9 @@ def retrain_and_decide(
 def _retrain(
     facts: RetrainingFacts,
     interactions: pd.DataFrame,
-    preprocessing: dict,
-    training: dict,
-    evaluation: dict,
+    preprocessing: PreprocessingParameters,
+    training: TrainingParameters,
+    evaluation: EvaluationParameters,
     dataset: dict,
     registry: dict,
 ) -> tuple[RetrainingFacts, Outcome]:
@@ -106,7 +106,7 @@ def _retrain(
         return facts, outcome
 
     served = models.served(champion) if champion else None
-    split = liang_split(interactions, PreprocessingParameters.model_validate(preprocessing))
+    split = liang_split(interactions, preprocessing)
     summary = split_summary(split)
     facts = replace(
         facts,
@@ -131,14 +131,14 @@ def _retrain(
 
 
 def _train_candidate(
-    split: LiangSplit, training: dict, evaluation: dict
+    split: LiangSplit, training: TrainingParameters, evaluation: EvaluationParameters
 ) -> tuple[TrainedRecommender, dict[str, float], str]:
     """The challenger trained on the new split, its test metrics and its model kind."""
     result = train_from_parameters(
         split.train,
         split.validation_fold_in,
         split.validation_target,
-        TrainingParameters.model_validate(training),
+        training,
     )
     model_config = saved_config(result.model)
     candidate = TrainedRecommender(
@@ -154,7 +154,7 @@ def _train_candidate(
         split.train,
         split.test_fold_in,
         split.test_target,
-        EvaluationParameters.model_validate(evaluation),
+        evaluation,
     )
     kind = model_config["kind"]
     return candidate, named_metrics(summaries(evaluations), kind), kind

@@ -13,7 +13,7 @@ from vaeops.adapters.progress import EpochProgressBar
 from vaeops.config import flattened
 from vaeops.data.sparse import resolve_device
 from vaeops.recommenders import configurations
-from vaeops.recommenders.settings import TrainingParameters
+from vaeops.recommenders.settings import EvaluationParameters, TrainingParameters
 from vaeops.recommenders.training import TrainingDiverged, train_autoencoder
 from vaeops.reports.configurations import comparison_report
 from vaeops.reports.studies import study_figures
@@ -23,7 +23,7 @@ def tune_hyperparameters(
     train_matrix: sp.csr_matrix,
     validation_fold_in: sp.csr_matrix,
     validation_target: sp.csr_matrix,
-    training: dict,
+    settings: TrainingParameters,
     tuning: TuningParameters,
     dataset: dict,
 ) -> dict:
@@ -33,6 +33,8 @@ def tune_hyperparameters(
     Trial 0 of a new study is the ``training`` parameters themselves, when they lie
     inside the search space, so the best trial is never worse than the default.
     """
+    # Trials change the block as the YAML has it (the keys it sets), then validate it.
+    training = settings.model_dump(exclude_unset=True)
     space = tuning.search_space.flattened()
     # A search-space name the training block lacks fails here, before any trial.
     defaults = configurations.current_values(training, space)
@@ -105,14 +107,14 @@ def compare_on_test(
     test_fold_in: sp.csr_matrix,
     test_target: sp.csr_matrix,
     best_params: dict,
-    training: dict,
-    evaluation: dict,
+    training: TrainingParameters,
+    evaluation: EvaluationParameters,
 ) -> dict:
     """Retrain the default and the tuned configuration alike and score each once on test;
     the tuned one is the best trial's block, so its validation score repeats the trial's."""
     scores = configurations.compare_on_test(
         {
-            "default": TrainingParameters.model_validate(training),
+            "default": training,
             "tuned": TrainingParameters.model_validate(best_params["training"]),
         },
         train_matrix,
@@ -120,9 +122,9 @@ def compare_on_test(
         validation_target,
         test_fold_in,
         test_target,
-        ks=evaluation["ks"],
-        batch_size=evaluation["batch_size"],
-        device=resolve_device(evaluation["device"]),
+        ks=evaluation.ks,
+        batch_size=evaluation.batch_size,
+        device=resolve_device(evaluation.device),
         progress=EpochProgressBar,
     )
     return {

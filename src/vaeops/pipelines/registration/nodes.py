@@ -2,6 +2,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from vaeops.jobs.registration import register_model
+from vaeops.recommenders.retraining.settings import RetrainingParameters
 
 
 def register_trained_model(
@@ -15,7 +16,7 @@ def register_trained_model(
     evaluation_report: dict,
     dataset: dict,
     registry: dict,
-    retraining: dict,
+    retraining: RetrainingParameters,
 ) -> dict:
     """Register the run's model; it becomes champion only if there is none yet."""
     return register_model(

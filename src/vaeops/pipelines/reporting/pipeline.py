@@ -33,8 +33,8 @@ def _item_nodes() -> list:
                 "params:reporting",
             ],
             {
-                "table": "latent.item_neighbours_table",
-                "markdown": "latent.item_neighbours_markdown",
+                "table": "latent_item_neighbours_table",
+                "markdown": "latent_item_neighbours_markdown",
             },
             name="neighbours_of_popular_items",
         ),
@@ -66,7 +66,7 @@ def _latent_space_nodes() -> list:
                 "model_config",
                 "params:reporting",
             ],
-            {"train": "latent.user_map_train_plot", "test": "latent.user_map_test_plot"},
+            {"train": "latent_user_map_train_plot", "test": "latent_user_map_test_plot"},
             name="plot_user_maps",
         ),
         node(
@@ -80,15 +80,15 @@ def _latent_space_nodes() -> list:
                 "item_descriptions",
                 "params:reporting",
             ],
-            "latent.traversal_markdown",
+            "latent_traversal_markdown",
             name="traverse_between_users",
         ),
         node(
             check_posterior_health,
             ["latent_posteriors", "model_config", "params:reporting"],
             {
-                "plot": "latent.posterior_kl_plot",
-                "summary": "latent.posterior_health",
+                "plot": "latent_posterior_kl_plot",
+                "summary": "latent_posterior_health",
                 "metrics": "latent_metrics",
             },
             name="check_posterior_health",
