@@ -182,7 +182,25 @@ def test_contour_params_must_be_searched(shipped):
     ]
 
 
+def searched_problem(params: dict) -> str | None:
+    """check_searched_settings_apply's message for the training and tuning blocks."""
+    from vaeops.adapters.kedro.parameters import check_searched_settings_apply
+    from vaeops.recommenders.settings import TrainingParameters
+
+    checked = Parameters.model_validate(params)
+    try:
+        check_searched_settings_apply(
+            TrainingParameters.model_validate(params["training"]),
+            checked.tuning.search_space.flattened(),
+        )
+    except ParameterError as error:
+        return error.message
+    return None
+
+
 def test_searching_a_setting_the_model_ignores_fails_and_says_why(shipped):
+    """A study's job checks it before any trial; a run that tunes nothing may set the
+    training block freely (the paper's total_anneal_steps with the shipped search space)."""
     annealed = {"type": "float", "low": 0.0, "high": 1.0}
     recvae_model = {
         **shipped["training"]["model"],
@@ -192,33 +210,35 @@ def test_searching_a_setting_the_model_ignores_fails_and_says_why(shipped):
         "decoder_passes": 1,
     }
     recvae = changed(shipped, "training.model", recvae_model)
-    assert problems(recvae) == [
+    assert searched_problem(recvae) == (
         "tuning.search_space varies ['anneal_cap', 'anneal_share'], settings that change "
         "nothing here: a recvae has no annealed KL weight (docs/tuning.md has a RecVAE "
         "search space)."
-    ]
+    )
     recvae_space = {"model": {"gamma": annealed}, "learning_rate": annealed}
     recvae = changed(recvae, "tuning.search_space", recvae_space)
-    check_parameters(changed(recvae, "tuning.contour_params", ["model.gamma", "learning_rate"]))
+    recvae = changed(recvae, "tuning.contour_params", ["model.gamma", "learning_rate"])
+    assert searched_problem(recvae) is None
     multdae = changed(shipped, "training.model.kind", "multdae")
     assert re.match(
         r"tuning.search_space varies \['anneal_cap', 'anneal_share'\].*multdae has no",
-        problems(multdae)[0],
+        searched_problem(multdae),
     )
     paper_schedule = changed(shipped, "training.total_anneal_steps", 200000)
+    check_parameters(paper_schedule)
     assert re.match(
         r"tuning.search_space varies \['anneal_share'\].*total_anneal_steps sets",
-        problems(paper_schedule)[0],
+        searched_problem(paper_schedule),
     )
     both = changed(
         shipped,
         "tuning.search_space.total_anneal_steps",
         {"type": "int", "low": 1000, "high": 200000},
     )
-    assert re.match(r"tuning.search_space varies \['anneal_share'\]", problems(both)[0])
+    assert re.match(r"tuning.search_space varies \['anneal_share'\]", searched_problem(both))
     without_share = copy.deepcopy(paper_schedule)
     del without_share["tuning"]["search_space"]["anneal_share"]
-    check_parameters(without_share)
+    assert searched_problem(without_share) is None
 
 
 def test_hooks_read_settings_models_back_as_the_mappings_of_the_yaml(shipped):

@@ -6,7 +6,7 @@ import time
 import optuna
 import scipy.sparse as sp
 
-from vaeops.adapters.kedro.parameters import TuningParameters
+from vaeops.adapters.kedro.parameters import TuningParameters, check_searched_settings_apply
 from vaeops.adapters.mlflow.tracking import MlflowEpochLogger
 from vaeops.adapters.optuna import search, storage, summary, trials
 from vaeops.adapters.progress import EpochProgressBar
@@ -36,6 +36,7 @@ def tune_hyperparameters(
     # Trials change the block as the YAML has it (the keys it sets), then validate it.
     training = settings.model_dump(exclude_unset=True)
     space = tuning.search_space.flattened()
+    check_searched_settings_apply(settings, space)
     # A search-space name the training block lacks fails here, before any trial.
     defaults = configurations.current_values(training, space)
     value_name = f"val_ndcg_at_{training['validation_k']}"

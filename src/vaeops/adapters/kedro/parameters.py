@@ -95,7 +95,8 @@ def check_searched_settings_apply(training: TrainingParameters, names: Iterable[
     """Fail before any trial when the search varies a setting the trained model ignores,
     which would spend the study's trials on noise: β's annealing outside a Mult-VAE
     (RecVAE weighs its KL term by ``model.gamma``), or ``anneal_share`` while
-    ``total_anneal_steps`` sets the schedule."""
+    ``total_anneal_steps`` sets the schedule. A study's job calls it: it spans the
+    training and tuning blocks, and a run that tunes nothing may set either freely."""
     kind = training.model.kind
     names = set(names)
     if not issubclass(MODEL_CLASSES[kind], MultVAE):
@@ -109,7 +110,7 @@ def check_searched_settings_apply(training: TrainingParameters, names: Iterable[
             "training.total_anneal_steps to null and leave it out"
         )
     if ignored:
-        raise ValueError(
+        raise ParameterError(
             f"tuning.search_space varies {ignored}, settings that change nothing here: {fix}."
         )
 
@@ -124,11 +125,6 @@ class TuningGivenSplitParameters(Block):
     training: TrainingParameters
     evaluation: EvaluationParameters
     tuning: TuningParameters
-
-    @model_validator(mode="after")
-    def _searched_settings_apply(self) -> "TuningGivenSplitParameters":
-        check_searched_settings_apply(self.training, self.tuning.search_space.flattened())
-        return self
 
 
 class BenchmarkParameters(Block):
@@ -237,11 +233,6 @@ class Parameters(Block):
     retraining: RetrainingParameters
     registry: RegistryParameters
     augmentation: AugmentationParameters
-
-    @model_validator(mode="after")
-    def _searched_settings_apply(self) -> "Parameters":
-        check_searched_settings_apply(self.training, self.tuning.search_space.flattened())
-        return self
 
 
 def load_parameters(config_loader: Mapping[str, Any]) -> dict[str, Any]:
