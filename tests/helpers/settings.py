@@ -1,0 +1,45 @@
+"""Settings blocks for tests, read from conf/base so that no default is written twice:
+a test names only what it changes."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from vaeops.adapters.kedro.config_loader import project_parameters
+from vaeops.recommenders.settings import ModelParameters, TrainingParameters
+
+CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
+
+
+@cache
+def _parameters() -> dict:
+    """conf/base's parameters as `kedro run --env base` resolves them."""
+    return project_parameters(CONF.parent, env="base")
+
+
+def model_block(kind: str = "multvae", **overrides: Any) -> dict:
+    """The ``training.model`` block of parameters_training.yml; a RecVAE's is the
+    benchmark's ``autoencoders.recvae.model``."""
+    if kind == "recvae":
+        block = _parameters()["benchmark"]["autoencoders"]["recvae"]["model"]
+    else:
+        block = {**_parameters()["training"]["model"], "kind": kind}
+    return {**block, **overrides}
+
+
+def model_settings(kind: str = "multvae", **overrides: Any) -> ModelParameters:
+    return ModelParameters.model_validate(model_block(kind, **overrides))
+
+
+def training_block(model: dict | None = None, **overrides: Any) -> dict:
+    """The ``training`` block of parameters_training.yml with ``overrides``; ``model``
+    holds overrides of ``model_block`` (its ``kind`` included)."""
+    block = {**_parameters()["training"], **overrides}
+    block["model"] = model_block(**(model or {}))
+    return block
+
+
+def training_settings(model: dict | None = None, **overrides: Any) -> TrainingParameters:
+    return TrainingParameters.model_validate(training_block(model, **overrides))

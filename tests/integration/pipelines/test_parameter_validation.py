@@ -1,0 +1,39 @@
+"""`kedro run` with a misspelt parameter, as a user runs it: a short error, and no
+MLflow run left behind."""
+
+import subprocess
+import sys
+import time
+
+import mlflow
+
+from tests.helpers.mlflow_store import fresh_sqlite_store
+
+
+def test_a_misspelt_parameter_stops_kedro_run_before_mlflow_with_one_message(kedro_project):
+    tracking_uri = fresh_sqlite_store(kedro_project / "mlflow.db")  # the copy's store
+
+    started = time.perf_counter()
+    finished = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipelines", "training"]
+        + ["--params", "training.learnin_rate=0.01"],
+        cwd=kedro_project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    seconds = time.perf_counter() - started
+
+    output = finished.stdout + finished.stderr
+    assert finished.returncode != 0, output
+    assert seconds < 30, output
+    assert "Traceback" not in output
+    # click prints the error alone on stderr; Kedro's log lines go to stdout.
+    heading, problem = finished.stderr.strip().splitlines()
+    assert heading.startswith("Error: Invalid parameters")
+    key, valid_keys = problem.strip().split(": unknown key; valid keys of training: ")
+    assert key == "training.learnin_rate"
+    assert "learning_rate" in valid_keys.split(", ")
+    client = mlflow.MlflowClient(tracking_uri)
+    assert [experiment.name for experiment in client.search_experiments()] == ["Default"]
+    assert client.search_runs(["0"]) == []
