@@ -86,7 +86,7 @@ class Distribution(Block):
     # int | float: an int distribution's bounds and step stay ints, as suggest_int takes them.
     low: int | float | None = None
     high: int | float | None = None
-    log: bool = False
+    log: bool | None = None  # absent or null: a linear range
     step: PositiveInt | PositiveFloat | None = None
     choices: Annotated[list[Any], Field(min_length=1)] | None = None
 

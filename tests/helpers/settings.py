@@ -43,3 +43,30 @@ def training_block(model: dict | None = None, **overrides: Any) -> dict:
 
 def training_settings(model: dict | None = None, **overrides: Any) -> TrainingParameters:
     return TrainingParameters.model_validate(training_block(model, **overrides))
+
+
+def evaluation_block(**overrides: Any) -> dict:
+    """The ``evaluation`` block of parameters_evaluation.yml (ks, batch_size, device)."""
+    return {**_parameters()["evaluation"], **overrides}
+
+
+def serving_block(**overrides: Any) -> dict:
+    """The ``registry.serving`` limits of parameters_registry.yml with ``overrides``."""
+    return {**_parameters()["registry"]["serving"], **overrides}
+
+
+def baseline_block(name: str, **overrides: Any) -> dict:
+    """The keyword arguments ``benchmark.baselines.<name>`` of parameters_benchmark.yml
+    gives a baseline class, with ``overrides``; a grid (a list) needs one overridden."""
+    return {**_parameters()["benchmark"]["baselines"][name], **overrides}
+
+
+def bootstrap_settings(**overrides: Any) -> dict:
+    """``compare_paired``'s rope, n_samples and seed as params:benchmark sets them."""
+    benchmark = _parameters()["benchmark"]
+    settings = {
+        "rope": benchmark["rope"],
+        "n_samples": benchmark["bootstrap_samples"],
+        "seed": benchmark["bootstrap_seed"],
+    }
+    return {**settings, **overrides}

@@ -132,7 +132,7 @@ class FittedCVAE:
 
     @torch.no_grad()
     def negative_elbo(
-        self, x: np.ndarray, labels: np.ndarray, n_draws: int = 64, seed: int = 0
+        self, x: np.ndarray, labels: np.ndarray, seed: int, n_draws: int = 64
     ) -> float:
         """Monte Carlo estimate of the mean negative ELBO of rows with their labels."""
         # The draws are stacked as extra rows of the one model: (1, n_draws * rows, ...).
@@ -166,7 +166,7 @@ class FittedCVAE:
         )
 
     @torch.no_grad()
-    def sample(self, labels: np.ndarray, mode: str, tau: float = 1.0, seed: int = 0) -> np.ndarray:
+    def sample(self, labels: np.ndarray, mode: str, tau: float, seed: int) -> np.ndarray:
         """One synthetic row per entry of ``labels`` (class indices), float32."""
         if mode not in SAMPLING_MODES:
             raise ValueError(f"sampling mode must be one of {SAMPLING_MODES}, got {mode!r}.")

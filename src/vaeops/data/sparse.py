@@ -131,7 +131,7 @@ class DeviceCSR:
             yield self.rows(start, start + batch_size)
 
 
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str) -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then the CPU."""
     if device != "auto":
         return torch.device(device)

@@ -70,7 +70,7 @@ def report_benchmark(results: dict[str, Any], benchmark: dict) -> dict[str, Any]
 def _model_settings(name: str, benchmark: dict) -> dict:
     """A baseline's keyword arguments, or the autoencoder's training block."""
     if name in BASELINES:
-        return dict(benchmark["baselines"].get(name) or {})
+        return dict(benchmark["baselines"][name])
     return benchmark["autoencoders"][name]
 
 

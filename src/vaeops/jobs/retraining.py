@@ -123,7 +123,7 @@ def _retrain(
         serving=registry["serving"],
         aliases=(CHALLENGER,),
     )
-    facts = _scored(facts, split, candidate, served, challenger, test_metrics)
+    facts = _scored(facts, split, candidate, registry["serving"], served, challenger, test_metrics)
     outcome = retraining_outcome(facts)
     if outcome.promoted:
         models.set_alias(CHAMPION, challenger.version)
@@ -164,13 +164,17 @@ def _scored(
     facts: RetrainingFacts,
     split: LiangSplit,
     candidate: TrainedRecommender,
+    serving: dict,
     served: ServedVersion | None,
     challenger: ModelVersion,
     test_metrics: dict[str, float],
 ) -> RetrainingFacts:
-    """The facts with the registered challenger scored against the champion."""
+    """The facts with the registered challenger, served with ``serving`` as registered,
+    scored against the champion."""
     held_out = held_out_histories(split, candidate.item_ids().to_numpy())
-    scores = scores_against(served, candidate.recommender(), held_out, facts.metric, facts.rope)
+    scores = scores_against(
+        served, candidate.recommender(serving), held_out, facts.metric, facts.rope
+    )
     return replace(
         facts, challenger_version=challenger.version, test_metrics=test_metrics, **scores
     )

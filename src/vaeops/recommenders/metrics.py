@@ -104,8 +104,8 @@ def evaluate(
     scorer: Scorer,
     fold_in: sp.csr_matrix | DeviceCSR,
     target: sp.csr_matrix | DeviceCSR,
-    ks: Sequence[int] = (20, 50, 100),
-    batch_size: int = 2000,
+    ks: Sequence[int],
+    batch_size: int,
     device: torch.device | str = "cpu",
 ) -> Evaluation:
     """Rank all items for each held-out user, fold-in items excluded, and score the targets."""

@@ -68,9 +68,9 @@ def paired_scores(a, b, unit: str) -> tuple[np.ndarray, np.ndarray]:
 def compare_paired(
     a: np.ndarray,
     b: np.ndarray,
-    rope: float = 0.01,
-    n_samples: int = 20000,
-    seed: int = 0,
+    rope: float,
+    n_samples: int,
+    seed: int,
 ) -> ComparisonResult:
     """Posterior probabilities that A beats B, ties with B within ``rope``, or loses.
 

@@ -307,6 +307,17 @@ def test_search_space_entries_map_to_suggestions_and_bad_entries_say_how_to_fix_
         )
 
 
+def test_a_log_written_as_null_draws_what_a_linear_range_draws():
+    """A search space may leave ``log`` out or write it as null: both mean linear."""
+
+    def draws(spec: dict) -> list:
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+        return [search.suggest(study.ask(), {"x": spec})["x"] for _ in range(5)]
+
+    linear = {"type": "float", "low": 0.0, "high": 1.0}
+    assert draws({**linear, "log": None}) == draws(linear) == draws({**linear, "log": False})
+
+
 def test_the_configuration_in_use_is_enqueued_until_evaluated_and_only_inside_the_space(caplog):
     space = search.flatten_search_space({"anneal_cap": {"type": "float", "low": 0.0, "high": 1.0}})
     study = optuna.create_study()

@@ -5,6 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from tests.helpers.data_settings import preprocessing
+from tests.helpers.settings import baseline_block, evaluation_block
 from vaeops.data.splits import liang_split
 from vaeops.errors import DataError
 from vaeops.recommenders import baselines
@@ -90,13 +91,13 @@ def test_ease_refuses_an_infeasible_catalogue_before_allocating_and_shows_the_es
     train = sp.csr_matrix((np.ones(2, np.float32), ([0, 1], [0, 5])), shape=(2, n_items))
     assert 4 * n_items**2 < ease_memory_bytes(n_items) < 4 * n_items**2 + 2**30
     with pytest.raises(DataError, match=r"16000\.1 GB for 2,000,000 items.*ItemKNN"):
-        EASE().fit(train)
+        EASE(l2=200.0).fit(train)
 
 
 def test_ease_memory_check_uses_the_available_memory(monkeypatch):
     monkeypatch.setattr(baselines, "available_memory_bytes", lambda: 1_000_000)
     with pytest.raises(DataError, match=r"11\.5 MB for 640 items.*only 1\.0 MB is available"):
-        EASE().fit(random_clicks(5, 640, density=0.1, seed=0))
+        EASE(l2=200.0).fit(random_clicks(5, 640, density=0.1, seed=0))
 
 
 def test_ease_rejects_a_non_positive_l2():
@@ -118,7 +119,7 @@ def test_item_knn_similarities_are_hand_computed_cosines():
             [1 / r6, 1 / r6, 1 / 2, 0],
         ]
     )
-    similarities = ItemKNN(k=3).fit(train).similarities_.toarray()
+    similarities = ItemKNN(k=3, shrink=0.0).fit(train).similarities_.toarray()
     np.testing.assert_allclose(similarities, expected, rtol=1e-6)
 
     shrunk = ItemKNN(k=3, shrink=1.0).fit(train).similarities_.toarray()
@@ -127,15 +128,15 @@ def test_item_knn_similarities_are_hand_computed_cosines():
     np.testing.assert_allclose(shrunk, co_clicks / (np.outer(norms, norms) + 1.0), rtol=1e-6)
 
     # The single nearest neighbour of items 0, 1, 2, 3 is item 1, 2, 1, 2.
-    nearest = ItemKNN(k=1).fit(train).similarities_.toarray()
+    nearest = ItemKNN(k=1, shrink=0.0).fit(train).similarities_.toarray()
     np.testing.assert_array_equal(np.argmax(nearest, axis=0), [1, 2, 1, 2])
     assert (nearest > 0).sum() == 4
 
 
 def test_item_knn_keeps_exactly_the_k_most_similar_other_items_per_item():
     train = random_clicks(60, 12, density=0.5, seed=4)
-    full = ItemKNN(k=11).fit(train).similarities_.toarray()
-    pruned = ItemKNN(k=4).fit(train).similarities_.toarray()
+    full = ItemKNN(k=11, shrink=0.0).fit(train).similarities_.toarray()
+    pruned = ItemKNN(k=4, shrink=0.0).fit(train).similarities_.toarray()
     assert np.all(np.diag(full) == 0) and np.all(np.diag(pruned) == 0)
     np.testing.assert_array_equal((pruned > 0).sum(axis=0), 4)
     for item in range(12):
@@ -188,9 +189,12 @@ def test_als_fold_in_is_the_closed_form_user_step(monkeypatch):
 def test_als_is_reproducible_from_its_seed():
     train = random_clicks(40, 20, density=0.2, seed=8)
     fold_in = random_clicks(3, 20, density=0.2, seed=9)
-    first = MatrixFactorization(factors=4, epochs=3, seed=3).fit(train).score(fold_in)
-    again = MatrixFactorization(factors=4, epochs=3, seed=3).fit(train).score(fold_in)
-    other = MatrixFactorization(factors=4, epochs=3, seed=4).fit(train).score(fold_in)
+
+    def scores(seed: int) -> np.ndarray:
+        settings = baseline_block("mf", factors=4, epochs=3, seed=seed)
+        return MatrixFactorization(**settings).fit(train).score(fold_in)
+
+    first, again, other = scores(3), scores(3), scores(4)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
 
@@ -220,7 +224,11 @@ def test_als_ranks_hidden_clicks_of_a_planted_two_block_matrix_above_unclicked_i
 
 @pytest.mark.parametrize(
     "model",
-    [EASE(l2=10.0), ItemKNN(k=10), MatrixFactorization(factors=4, epochs=10, reg=1.0, alpha=5.0)],
+    [
+        EASE(l2=10.0),
+        ItemKNN(k=10, shrink=0.0),
+        MatrixFactorization(factors=4, epochs=10, reg=1.0, alpha=5.0, seed=0),
+    ],
     ids=["ease", "itemknn", "als"],
 )
 def test_each_model_recommends_items_of_the_users_own_community_first(model):
@@ -234,7 +242,15 @@ def test_each_model_recommends_items_of_the_users_own_community_first(model):
     assert np.all(top[0] < 15) and np.all(top[1] >= 15)
 
 
-@pytest.mark.parametrize("model", [Popularity(), EASE(), ItemKNN(), MatrixFactorization()])
+@pytest.mark.parametrize(
+    "model",
+    [
+        Popularity(),
+        EASE(l2=200.0),
+        ItemKNN(**baseline_block("itemknn", k=100)),
+        MatrixFactorization(**baseline_block("mf")),
+    ],
+)
 def test_scoring_rejects_fold_in_with_a_different_item_count(model):
     model.fit(random_clicks(20, 10, density=0.3, seed=13))
     with pytest.raises(
@@ -245,9 +261,9 @@ def test_scoring_rejects_fold_in_with_a_different_item_count(model):
 
 def test_fitting_rejects_dense_and_negative_input():
     with pytest.raises(DataError, match="scipy.sparse"):
-        EASE().fit(np.ones((3, 3), dtype=np.float32))
+        EASE(l2=200.0).fit(np.ones((3, 3), dtype=np.float32))
     with pytest.raises(DataError, match="negative, NaN or infinite"):
-        ItemKNN().fit(sp.csr_matrix(np.array([[1.0, -1.0]], dtype=np.float32)))
+        ItemKNN(k=100, shrink=0.0).fit(sp.csr_matrix(np.array([[1.0, -1.0]], dtype=np.float32)))
 
 
 def test_personalised_models_beat_popularity_on_movielens_100k(ml100k_interactions):
@@ -255,13 +271,17 @@ def test_personalised_models_beat_popularity_on_movielens_100k(ml100k_interactio
     split = liang_split(ml100k_interactions, preprocessing(n_heldout_users=100, seed=98765))
     ndcg = {
         name: evaluate(
-            scipy_scorer(model.fit(split.train)), split.test_fold_in, split.test_target, ks=(100,)
+            scipy_scorer(model.fit(split.train)),
+            split.test_fold_in,
+            split.test_target,
+            ks=(100,),
+            batch_size=evaluation_block()["batch_size"],
         ).summary()["ndcg_at_100"]
         for name, model in {
             "popularity": Popularity(),
             "ease": EASE(l2=200.0),
-            "itemknn": ItemKNN(k=100),
-            "als": MatrixFactorization(factors=32, epochs=10),
+            "itemknn": ItemKNN(**baseline_block("itemknn", k=100)),
+            "als": MatrixFactorization(**baseline_block("mf", factors=32)),
         }.items()
     }
     # The data README calibrates popularity at about 0.24 and EASE at about 0.42 (+-0.02).

@@ -6,9 +6,12 @@ import scipy.sparse as sp
 import torch
 
 from tests.helpers.devices import DEVICES
+from tests.helpers.settings import evaluation_block
 from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.baselines import Popularity
 from vaeops.recommenders.metrics import evaluate, masked_top_k, metric_names, scipy_scorer
+
+BATCH_SIZE = evaluation_block()["batch_size"]
 
 
 def fixed_scorer(scores: np.ndarray):
@@ -46,7 +49,7 @@ def test_fewer_targets_than_k_uses_truncated_ideal_and_min_denominator():
     scores = np.array([[9, 8, 1, 7, 6, 0, 0, 0]], dtype=np.float32)
     target = sp.csr_matrix(np.array([[1, 1, 0, 0, 1, 0, 0, 0]], dtype=np.float32))
     fold_in = sp.csr_matrix((1, 8), dtype=np.float32)
-    result = evaluate(fixed_scorer(scores), fold_in, target, ks=(5,))
+    result = evaluate(fixed_scorer(scores), fold_in, target, ks=(5,), batch_size=BATCH_SIZE)
     discounts = 1 / np.log2(np.arange(2, 7))
     expected = (discounts[0] + discounts[1] + discounts[3]) / discounts[:3].sum()
     assert result.per_user["ndcg_at_5"][0] == pytest.approx(expected, abs=1e-6)
@@ -58,7 +61,7 @@ def test_uncapped_recall_divides_by_all_targets_as_lightgcn_does():
     scores = np.array([[9, 1, 1, 1, 0, 8]], dtype=np.float32)
     target = sp.csr_matrix(np.array([[1, 1, 1, 1, 0, 0]], dtype=np.float32))
     fold_in = sp.csr_matrix((1, 6), dtype=np.float32)
-    result = evaluate(fixed_scorer(scores), fold_in, target, ks=(2, 5))
+    result = evaluate(fixed_scorer(scores), fold_in, target, ks=(2, 5), batch_size=BATCH_SIZE)
     assert result.per_user["recall_at_2"][0] == pytest.approx(1 / 2)  # 1 / min(2, 4)
     assert result.per_user["uncapped_recall_at_2"][0] == pytest.approx(1 / 4)
     assert set(result.per_user) == metric_names((2, 5))
@@ -73,7 +76,11 @@ def test_users_without_targets_are_left_out_and_counted():
         np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 1, 0, 0, 0]], dtype=np.float32)
     )
     result = evaluate(
-        fixed_scorer(scores), sp.csr_matrix((3, 5), dtype=np.float32), target, ks=(2,)
+        fixed_scorer(scores),
+        sp.csr_matrix((3, 5), dtype=np.float32),
+        target,
+        ks=(2,),
+        batch_size=BATCH_SIZE,
     )
     assert result.rows.tolist() == [0, 2]
     assert result.n_users_without_targets == 1
@@ -115,6 +122,6 @@ def test_popularity_ranks_by_training_counts():
     assert model.item_counts_.tolist() == [3, 2, 0, 1]
     fold_in = sp.csr_matrix(np.array([[1, 0, 0, 0]], dtype=np.float32))
     target = sp.csr_matrix(np.array([[0, 1, 0, 0]], dtype=np.float32))
-    result = evaluate(scipy_scorer(model), fold_in, target, ks=(1,))
+    result = evaluate(scipy_scorer(model), fold_in, target, ks=(1,), batch_size=BATCH_SIZE)
     # Item 0 is fold-in, so the most popular remaining item (1) is ranked first.
     assert result.per_user["recall_at_1"][0] == 1.0

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from tests.helpers.devices import DEVICES
-from tests.helpers.settings import model_settings, training_settings
+from tests.helpers.settings import evaluation_block, model_settings, training_settings
 from vaeops.data.sparse import DeviceCSR
 from vaeops.recommenders.baselines import Popularity
 from vaeops.recommenders.metrics import evaluate, scipy_scorer
@@ -162,7 +162,13 @@ def test_training_logs_the_beta_schedule_and_keeps_the_best_epoch():
     assert result.best_validation_ndcg == best["val_ndcg_at_100"]
     assert seen[-1]["loss"] < seen[0]["loss"]
     # Popularity cannot tell the two communities apart; the model must.
-    popularity = evaluate(scipy_scorer(Popularity().fit(train)), fold_in, target, ks=(100,))
+    popularity = evaluate(
+        scipy_scorer(Popularity().fit(train)),
+        fold_in,
+        target,
+        ks=(100,),
+        batch_size=evaluation_block()["batch_size"],
+    )
     assert result.best_validation_ndcg > popularity.summary()["ndcg_at_100"] + 0.1
 
 
@@ -188,7 +194,13 @@ def test_without_validation_users_every_epoch_runs_and_the_last_is_kept():
     assert not any(name.startswith("val_") for name in fixed_length.history[-1])
     # Same updates as the validated run, and the kept weights are epoch 3's.
     assert [r["loss"] for r in fixed_length.history] == [r["loss"] for r in validated.history]
-    last_epoch_ndcg = evaluate(fixed_length.model.score, fold_in, target, ks=(100,))
+    last_epoch_ndcg = evaluate(
+        fixed_length.model.score,
+        fold_in,
+        target,
+        ks=(100,),
+        batch_size=evaluation_block()["batch_size"],
+    )
     assert last_epoch_ndcg.summary()["ndcg_at_100"] == pytest.approx(
         validated.history[-1]["val_ndcg_at_100"], abs=1e-6
     )

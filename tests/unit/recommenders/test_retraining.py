@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from tests.helpers.settings import model_settings
+from tests.helpers.settings import model_settings, serving_block
 from vaeops.errors import DataError
 from vaeops.recommenders.models import build_model
 from vaeops.recommenders.retraining import (
@@ -320,7 +320,7 @@ def test_a_dominating_challenger_is_promoted_and_a_tied_one_is_not():
 def popularity_recommender(popularity: list[float]) -> Recommender:
     """Items 102-104, none of them in a fold-in above, so every answer is by ``popularity``."""
     model = build_model(model_settings("multdae", hidden_dims=[], latent_dim=2), 3)
-    return Recommender(model, [102, 103, 104], np.array(popularity, dtype=float))
+    return Recommender(model, [102, 103, 104], np.array(popularity, dtype=float), **serving_block())
 
 
 def test_a_challenger_must_keep_the_champions_data_ids_requests_and_answers():

@@ -7,7 +7,12 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from tests.helpers.settings import model_settings, training_settings
+from tests.helpers.settings import (
+    evaluation_block,
+    model_settings,
+    serving_block,
+    training_settings,
+)
 from vaeops.errors import DataError
 from vaeops.recommenders.metrics import evaluate
 from vaeops.recommenders.models import build_model, saved_config
@@ -68,14 +73,14 @@ def trained_recommender() -> Recommender:
         target,
     )
     popularity = np.asarray(train.sum(axis=0)).ravel()
-    return Recommender(result.model, ITEM_IDS, popularity, default_k=5, max_k=20)
+    return Recommender(result.model, ITEM_IDS, popularity, **serving_block(default_k=5, max_k=20))
 
 
 def untrained_recommender(popularity=None, item_ids=ITEM_IDS, **settings) -> Recommender:
     torch.manual_seed(0)
     model = build_model(model_settings(hidden_dims=[8], latent_dim=2), len(item_ids))
     popularity = np.arange(len(item_ids), dtype=float) if popularity is None else popularity
-    return Recommender(model, item_ids, popularity, **settings)
+    return Recommender(model, item_ids, popularity, **serving_block(**settings))
 
 
 def test_a_new_users_history_is_folded_in_to_recommend_from_its_community(trained_recommender):
@@ -95,7 +100,11 @@ def test_saved_weights_serve_what_the_trained_model_serves(trained_recommender):
     model = trained_recommender.model
     popularity = np.arange(20, dtype=float)
     restored = Recommender.from_weights(
-        model.state_dict(), saved_config(model), ITEM_IDS, popularity, default_k=5, max_k=20
+        model.state_dict(),
+        saved_config(model),
+        ITEM_IDS,
+        popularity,
+        **serving_block(default_k=5, max_k=20),
     )
     requests = [Request([100, 103, 107]), Request([201, 204], k=8)]
     for served, original in zip(
@@ -195,7 +204,7 @@ def test_malformed_requests_are_refused_with_what_to_send(request_, message):
 def test_the_model_and_its_item_ids_must_agree():
     with pytest.raises(DataError, match="20 item columns but got 3 item ids"):
         untrained_recommender().__class__(
-            build_model(model_settings("multvae"), 20), [1, 2, 3], np.ones(3)
+            build_model(model_settings("multvae"), 20), [1, 2, 3], np.ones(3), **serving_block()
         )
 
 
@@ -208,7 +217,13 @@ def test_ranking_quality_by_original_ids_equals_the_papers_evaluation(trained_re
         [ids[target[i].indices] for i in range(30)],
         ks=(5, 10),
     )
-    reference = evaluate(trained_recommender.model.score, fold_in, target, ks=(5, 10))
+    reference = evaluate(
+        trained_recommender.model.score,
+        fold_in,
+        target,
+        ks=(5, 10),
+        batch_size=evaluation_block()["batch_size"],
+    )
     assert reference.per_user["ndcg_at_5"].mean() > 0.5  # a model worth comparing
     for name in ("ndcg_at_5", "recall_at_10"):
         np.testing.assert_allclose(per_user[name], reference.per_user[name], atol=1e-6)
@@ -243,7 +258,11 @@ def test_recvae_serves_new_users_by_fold_in_from_its_saved_weights():
     )
     popularity = np.asarray(train.sum(axis=0)).ravel()
     served = Recommender.from_weights(
-        result.model.state_dict(), saved_config(result.model), ITEM_IDS, popularity, default_k=5
+        result.model.state_dict(),
+        saved_config(result.model),
+        ITEM_IDS,
+        popularity,
+        **serving_block(default_k=5),
     )
     a_user, b_user = served.recommend([Request([100, 101, 102]), Request([200, 201, 202])])
     # A new user's own community comes first, as a history of three clicks tells.

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from tests.helpers.settings import bootstrap_settings
 from vaeops.errors import DataError
 from vaeops.statistics import paired_users as comparison
 from vaeops.statistics.paired_users import compare_paired
@@ -15,7 +16,7 @@ def ndcg_like(rng: np.random.Generator, n_users: int) -> np.ndarray:
 def test_a_model_that_is_better_for_every_user_is_almost_surely_better():
     rng = np.random.default_rng(0)
     b = ndcg_like(rng, 300)
-    result = compare_paired(b + 0.05 + 0.01 * rng.random(300), b, rope=0.01)
+    result = compare_paired(b + 0.05 + 0.01 * rng.random(300), b, **bootstrap_settings(rope=0.01))
     assert result.p_a_better > 0.999
     assert result.p_b_better == 0.0
     assert result.mean_difference == pytest.approx(0.055, abs=0.002)
@@ -25,7 +26,7 @@ def test_a_model_that_is_better_for_every_user_is_almost_surely_better():
 
 def test_identical_models_are_practically_equivalent():
     a = ndcg_like(np.random.default_rng(1), 200)
-    result = compare_paired(a, a.copy(), rope=0.005)
+    result = compare_paired(a, a.copy(), **bootstrap_settings(rope=0.005))
     assert result.p_rope == 1.0
     assert result.p_a_better == result.p_b_better == 0.0
     assert result.mean_difference == 0.0
@@ -49,7 +50,7 @@ def test_posterior_spread_matches_the_standard_error_of_the_mean_difference():
     b = a - 0.004 + 0.1 * rng.standard_normal(500)
     differences = a - b
     standard_error = differences.std() / np.sqrt(differences.size)
-    result = compare_paired(a, b, rope=0.0, seed=5)
+    result = compare_paired(a, b, **bootstrap_settings(rope=0.0, seed=5))
     assert result.p_a_better == pytest.approx(
         norm.cdf(differences.mean() / standard_error), abs=0.02
     )
@@ -74,9 +75,9 @@ def test_p_a_better_is_roughly_uniform_when_both_models_come_from_one_distributi
 def test_results_do_not_depend_on_how_draws_are_chunked(monkeypatch):
     rng = np.random.default_rng(7)
     a, b = ndcg_like(rng, 50), ndcg_like(rng, 50)
-    whole = compare_paired(a, b, n_samples=3000, seed=8)
+    whole = compare_paired(a, b, **bootstrap_settings(n_samples=3000, seed=8))
     monkeypatch.setattr(comparison, "_CHUNK_ELEMENTS", 50 * 7)  # 7 draws per chunk
-    assert compare_paired(a, b, n_samples=3000, seed=8) == whole
+    assert compare_paired(a, b, **bootstrap_settings(n_samples=3000, seed=8)) == whole
 
 
 @pytest.mark.parametrize(
@@ -90,11 +91,11 @@ def test_results_do_not_depend_on_how_draws_are_chunked(monkeypatch):
 )
 def test_invalid_metric_arrays_are_rejected(a, b, message):
     with pytest.raises(DataError, match=message):
-        compare_paired(a, b)
+        compare_paired(a, b, **bootstrap_settings())
 
 
 def test_invalid_rope_and_sample_count_are_rejected():
     with pytest.raises(DataError, match="rope must be a non-negative"):
-        compare_paired(np.ones(3), np.zeros(3), rope=-0.1)
+        compare_paired(np.ones(3), np.zeros(3), **bootstrap_settings(rope=-0.1))
     with pytest.raises(DataError, match="n_samples must be at least 1"):
-        compare_paired(np.ones(3), np.zeros(3), n_samples=0)
+        compare_paired(np.ones(3), np.zeros(3), **bootstrap_settings(n_samples=0))

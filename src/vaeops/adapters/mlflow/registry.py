@@ -66,10 +66,11 @@ class TrainedRecommender:
     def popularity(self) -> np.ndarray:
         return Popularity().fit(self.train).item_counts_
 
-    def recommender(self) -> Recommender:
-        """The model as it will be served once registered."""
+    def recommender(self, serving: dict) -> Recommender:
+        """The model as it will be served once registered with ``serving``
+        (params:registry.serving)."""
         return Recommender.from_weights(
-            self.weights, self.model_config, self.item_ids(), self.popularity()
+            self.weights, self.model_config, self.item_ids(), self.popularity(), **serving
         )
 
 

@@ -78,7 +78,8 @@ def suggest(trial: Trial, search_space: Mapping[str, Mapping[str, Any]]) -> dict
     values = {}
     for name, spec in search_space.items():
         kind = spec.get("type")
-        options = {key: value for key, value in spec.items() if key != "type"}
+        # A key written as null (``log: null``) is absent: Optuna's own default applies.
+        options = {key: value for key, value in spec.items() if key != "type" and value is not None}
         if kind == "float":
             values[name] = trial.suggest_float(name, **options)
         elif kind == "int":

@@ -48,13 +48,14 @@ class MatrixFactorizationParameters(Block):
 
 
 class BaselinesParameters(Block):
-    """Keyword arguments of the vaeops.recommenders.baselines classes; null or left out:
-    their defaults. A list of values is a grid, chosen from on the validation users."""
+    """Keyword arguments of the vaeops.recommenders.baselines classes, every one given:
+    the classes keep no defaults. A list of values is a grid, chosen from on the
+    validation users."""
 
-    popularity: NoKeywords | None = None
-    ease: EaseParameters | None = None
-    itemknn: ItemKnnParameters | None = None
-    mf: MatrixFactorizationParameters | None = None
+    popularity: NoKeywords
+    ease: EaseParameters
+    itemknn: ItemKnnParameters
+    mf: MatrixFactorizationParameters
 
 
 class PublishedParameters(Block):

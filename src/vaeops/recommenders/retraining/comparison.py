@@ -14,6 +14,11 @@ from vaeops.recommenders.retraining.settings import metric_depth
 from vaeops.recommenders.serving import Recommender, ranking_quality
 from vaeops.statistics.paired_users import compare_paired
 
+# The Bayesian bootstrap behind P(challenger better): fixed draws, so that the same
+# scores always lead to the same decision. params:retraining carries no such keys.
+BOOTSTRAP_SAMPLES = 20000
+BOOTSTRAP_SEED = 0
+
 
 def comparison_scores(
     held_out: pd.DataFrame,
@@ -46,7 +51,13 @@ def comparison_scores(
     champion_scores = _per_user_quality(champion, fresh, metric)
     scores["champion_metric"] = float(champion_scores.mean())
     if len(fresh) >= MIN_COMPARISON_USERS:
-        comparison = compare_paired(challenger_scores, champion_scores, rope=rope)
+        comparison = compare_paired(
+            challenger_scores,
+            champion_scores,
+            rope=rope,
+            n_samples=BOOTSTRAP_SAMPLES,
+            seed=BOOTSTRAP_SEED,
+        )
         scores["p_challenger_better"] = comparison.p_a_better
     return scores
 

@@ -46,6 +46,7 @@ def test_a_logged_model_loads_back_without_pickle_and_answers_like_the_core(
     train, config, model = trained
     popularity = np.asarray(train.sum(axis=0)).ravel()
     seen_users = pd.Series([f"user-{row}" for row in range(train.shape[0] + 5)])
+    serving = {"default_k": 5, "max_k": 20, "max_histories": 4, "max_history_length": 30}
     with mlflow.start_run():
         info = log_recommender(
             model.state_dict(),
@@ -53,7 +54,7 @@ def test_a_logged_model_loads_back_without_pickle_and_answers_like_the_core(
             pd.Series(ITEM_IDS),
             popularity,
             seen_users,
-            {"default_k": 5, "max_k": 20, "max_histories": 4, "max_history_length": 30},
+            serving,
         )
     loaded = mlflow.pyfunc.load_model(info.model_uri)
 
@@ -76,7 +77,7 @@ def test_a_logged_model_loads_back_without_pickle_and_answers_like_the_core(
     )
     answers = loaded.predict(requests)
 
-    core = Recommender(model, ITEM_IDS, popularity, default_k=5, max_k=20).recommend(
+    core = Recommender(model, ITEM_IDS, popularity, **serving).recommend(
         [Request(known_user, k=3), Request(new_user), Request([COMMUNITY_A[0]], k=2), Request([])]
     )
     assert list(answers.columns) == ["items", "scores", "fallback", "n_unknown_items", "reason"]
