@@ -15,8 +15,8 @@ import torch
 
 from tests.helpers.settings import training_settings
 from tests.helpers.small_filesystem import python_with_small_filesystem
-from tests.test_models import small_problem
-from tests.test_training_loop import VAE
+from tests.unit.recommenders.test_models import small_problem
+from tests.unit.recommenders.test_training import VAE
 from vaeops.adapters.kedro.checkpoints import CheckpointClaim, CheckpointInUse
 from vaeops.adapters.kedro.datasets import AtomicDataset, TorchWeightsDataset
 from vaeops.files import torch_save_atomically
@@ -95,9 +95,9 @@ def test_an_unreadable_checkpoint_is_moved_aside_named_and_training_starts_afres
 
 FULL_DISK_CHECKPOINT = """
 import torch
-from tests.test_models import small_problem
+from tests.unit.recommenders.test_models import small_problem
 from tests.helpers.settings import model_settings, training_settings
-from tests.test_training_loop import VAE
+from tests.unit.recommenders.test_training import VAE
 from vaeops.files import NoSpaceLeft
 from vaeops.recommenders.checkpoint import Checkpointing
 from vaeops.recommenders.training import train_autoencoder

@@ -57,7 +57,9 @@ class TrainingParameters(Block):
     learning_rate: PositiveFloat
     anneal_cap: NonNegativeFloat
     # β reaches anneal_cap after this share of the planned updates; 0: from the start.
-    anneal_share: Annotated[float, Field(ge=0, le=1)]
+    # Above 1, β reaches its cap after the planned epochs: a benchmark's refit, which
+    # plans only the kept epochs, keeps the choosing run's schedule that way.
+    anneal_share: NonNegativeFloat
     # The paper's absolute form, β = updates / total_anneal_steps (capped); overrides
     # the share.
     total_anneal_steps: NonNegativeInt | None

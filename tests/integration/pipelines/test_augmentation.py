@@ -12,8 +12,8 @@ import pytest
 from tests.helpers.augmentation_settings import augmentation_parameters, augmentation_settings
 from tests.helpers.mlflow_store import fresh_sqlite_store, tracking_into
 from tests.helpers.single_thread import one_torch_thread  # noqa: F401 (fixture)
-from tests.test_augmentation_comparison import split_scores
-from tests.test_augmentation_datasets import small_moons
+from tests.unit.augmentation.test_comparison import split_scores
+from tests.unit.augmentation.test_datasets import small_moons
 from vaeops.augmentation import protocol
 from vaeops.augmentation.comparison import verdict
 from vaeops.augmentation.datasets import plan_splits

@@ -1,4 +1,4 @@
-"""The reporting pipeline's nodes on a planted dataset (tests/pipelines/test_notebook.py runs
+"""The reporting pipeline's nodes on a planted dataset (tests/integration/pipelines/test_notebook.py runs
 it end to end on ML-100K); the views themselves are tested in tests/test_latent_views.py and
 tests/test_latent_tables.py."""
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers.settings import training_settings
-from tests.test_latent import two_cluster_clicks
+from tests.unit.recommenders.test_latent import two_cluster_clicks
 from vaeops.pipelines.reporting.nodes import (
     check_posterior_health,
     encode_posteriors,

@@ -13,7 +13,7 @@ import yaml
 from kedro.framework.session import KedroSession
 
 from tests.conftest import REPO_ROOT
-from tests.test_latent import random_clicks
+from tests.unit.recommenders.test_latent import random_clicks
 from vaeops.adapters.kedro.parameters import TuningParameters
 from vaeops.jobs.tuning import tune_hyperparameters
 from vaeops.pipelines.tuning import create_pipeline

@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegression
 
 from tests.helpers.augmentation_settings import augmentation_settings, changed
 from tests.helpers.single_thread import one_torch_thread  # noqa: F401 (fixture)
-from tests.test_augmentation_datasets import small_moons
+from tests.unit.augmentation.test_datasets import small_moons
 from vaeops.augmentation import arms
 from vaeops.augmentation.datasets import Scaler
 

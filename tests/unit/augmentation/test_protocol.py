@@ -7,8 +7,8 @@ import pytest
 
 from tests.helpers.augmentation_settings import augmentation_settings, changed
 from tests.helpers.single_thread import one_torch_thread  # noqa: F401 (fixture)
-from tests.test_augmentation_arms import FAST_ARM_SETTINGS
-from tests.test_augmentation_datasets import small_moons
+from tests.unit.augmentation.test_arms import FAST_ARM_SETTINGS
+from tests.unit.augmentation.test_datasets import small_moons
 from vaeops.augmentation import arms, protocol
 from vaeops.augmentation.datasets import LabelledData, Regime, Scaler, Split, plan_splits
 

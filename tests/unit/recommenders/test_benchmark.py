@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from tests.helpers.markdown_tables import markdown_tables
 from tests.helpers.matrices import csr
 from tests.helpers.settings import training_settings
-from tests.test_models import small_problem
+from tests.unit.recommenders.test_models import small_problem
 from vaeops.errors import DataError
 from vaeops.recommenders import benchmark
 from vaeops.recommenders.benchmark import (

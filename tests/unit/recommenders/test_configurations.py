@@ -5,7 +5,7 @@ import yaml
 
 from tests.helpers.markdown_tables import markdown_tables
 from tests.helpers.settings import training_settings
-from tests.test_latent import random_clicks
+from tests.unit.recommenders.test_latent import random_clicks
 from vaeops.recommenders.configurations import (
     TRAINED_BLOCK,
     best_parameters_file,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests.helpers.settings import training_settings
-from tests.test_models import small_problem
+from tests.unit.recommenders.test_models import small_problem
 from vaeops.recommenders import precision
 from vaeops.recommenders.checkpoint import Checkpointing
 from vaeops.recommenders.precision import resolve_precision

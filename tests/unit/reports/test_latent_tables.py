@@ -10,7 +10,7 @@ import torch
 
 from tests.helpers.markdown_tables import markdown_tables
 from tests.helpers.settings import model_settings
-from tests.test_latent import random_clicks, tiny_vae
+from tests.unit.recommenders.test_latent import random_clicks, tiny_vae
 from vaeops.recommenders.latent import encode_users
 from vaeops.recommenders.models import build_model
 from vaeops.reports.latent_tables import (

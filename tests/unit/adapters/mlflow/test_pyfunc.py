@@ -11,7 +11,7 @@ from mlflow.exceptions import MlflowException
 
 from tests.helpers.mlflow_store import tracking_into
 from tests.helpers.settings import training_settings
-from tests.test_serving import COMMUNITY_A, ITEM_IDS, community_clicks, split_rows
+from tests.unit.recommenders.test_serving import COMMUNITY_A, ITEM_IDS, community_clicks, split_rows
 from vaeops.adapters.mlflow.pyfunc import log_recommender
 from vaeops.recommenders.models import saved_config
 from vaeops.recommenders.serving import Recommender, Request
