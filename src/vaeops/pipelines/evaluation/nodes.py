@@ -1,19 +1,6 @@
-import pandas as pd
-import scipy.sparse as sp
+"""The evaluation pipeline's node: the saved model scored on the test users beside the
+popularity floor (vaeops.jobs.evaluation)."""
 
-from vaeops.jobs.evaluation import evaluation_run
-from vaeops.recommenders.settings import EvaluationParameters
+from vaeops.jobs.evaluation import evaluation_run as evaluate_on_test
 
-
-def evaluate_on_test(
-    weights: dict,
-    model_config: dict,
-    train: sp.csr_matrix,
-    test_fold_in: sp.csr_matrix,
-    test_target: sp.csr_matrix,
-    user_map: pd.DataFrame,
-    evaluation: EvaluationParameters,
-) -> dict:
-    return evaluation_run(
-        weights, model_config, train, test_fold_in, test_target, user_map, evaluation
-    )
+__all__ = ["evaluate_on_test"]
