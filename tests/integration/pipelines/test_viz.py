@@ -1,4 +1,5 @@
-"""`kedro viz build` shows every pipeline, its nodes tagged with its name, datasets in layers."""
+"""`kedro viz build` shows every pipeline, its nodes tagged with its name, datasets in layers,
+and the namespaces under which tuning is reused."""
 
 import json
 import os
@@ -52,6 +53,10 @@ def test_kedro_viz_groups_the_pipelines_by_tag_and_the_datasets_by_layer(kedro_p
         )
         # kedro-viz drops every layer when they depend on each other in a cycle.
         assert {node["layer"] for node in in_catalog} <= set(view["layers"]), name
+
+    # A pipeline reused under a namespace shows as its own group.
+    for namespace in ("tuning", "tuning_given_split"):
+        assert namespace in views[namespace]["modular_pipelines"], namespace
 
     default_layers = views["__default__"]["layers"]
     assert default_layers[0] == "intermediate" and default_layers[-1] == "reporting"
