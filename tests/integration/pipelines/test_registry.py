@@ -5,26 +5,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import REPO_ROOT
+from tests.helpers.data_settings import preprocessing
 from tests.helpers.mlflow_store import tracking_into
 from tests.helpers.settings import training_settings
 from tests.helpers.tiny import TINY_TRAINING_PARAMS
+from vaeops.adapters.kedro.config_loader import project_parameters
 from vaeops.adapters.mlflow.registry import ModelRegistry, contract_facts
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.preprocessing.nodes import split_users
 from vaeops.pipelines.registration.nodes import register_trained_model
 from vaeops.pipelines.training.nodes import train_recommender
 from vaeops.recommenders.retraining import ServingContract, interactions_fingerprint
+from vaeops.recommenders.retraining.settings import RetrainingParameters
 from vaeops.recommenders.settings import EvaluationParameters
 
-PREPROCESSING = {
-    "rating_threshold": 3.5,
-    "min_user_count": 5,
-    "min_item_count": 0,
-    "n_heldout_users": 0.1,
-    "target_fraction": 0.2,
-    "seed": 98765,
+PREPROCESSING = preprocessing(min_user_count=5, min_item_count=0, n_heldout_users=0.1)
+SHIPPED = project_parameters(REPO_ROOT / "conf", env="base")
+REGISTRY = {
+    "model_name": "vaeops-test",
+    "serving": {**SHIPPED["registry"]["serving"], "default_k": 10, "max_k": 50},
 }
-REGISTRY = {"model_name": "vaeops-test", "serving": {"default_k": 10, "max_k": 50}}
+RETRAINING = RetrainingParameters.model_validate({**SHIPPED["retraining"], "metric": "ndcg_at_10"})
 
 
 def community_interactions(users: range, seed: int) -> pd.DataFrame:
@@ -75,7 +77,7 @@ def register(interactions, split, trained, evaluated) -> dict:
             evaluated["report"],
             {"name": "toy"},
             REGISTRY,
-            {"metric": "ndcg_at_10"},
+            RETRAINING,
         )
 
 

@@ -1,6 +1,5 @@
-"""The reporting pipeline's nodes on a planted dataset (tests/integration/pipelines/test_notebook.py runs
-it end to end on ML-100K); the views themselves are tested in tests/test_latent_views.py and
-tests/test_latent_tables.py."""
+"""The reporting pipeline's nodes on a planted dataset (test_notebook.py runs it end to
+end on ML-100K); the views themselves are tested in tests/unit/reports/."""
 
 import numpy as np
 import pandas as pd
