@@ -13,6 +13,7 @@ import yaml
 from kedro.framework.session import KedroSession
 
 from tests.conftest import REPO_ROOT
+from tests.helpers.settings import training_settings
 from tests.unit.recommenders.test_latent import random_clicks
 from vaeops.adapters.kedro.parameters import TuningParameters
 from vaeops.jobs.tuning import tune_hyperparameters
@@ -69,11 +70,7 @@ def test_the_study_never_sees_the_test_users():
 def test_a_search_space_that_does_not_fit_the_training_block_fails_before_any_trial(tmp_path):
     """What the schema cannot see (the training block's own values) fails in the job,
     before the study is stored; the schema's own checks are in tests/test_parameters.py."""
-    training = {
-        "anneal_cap": 0.2,
-        "model": {"kind": "multvae", "hidden_dims": [], "latent_dim": 8},
-        "validation_k": 100,
-    }
+    training = training_settings({"hidden_dims": [], "latent_dim": 8})
     tuning = yaml.safe_load((REPO_ROOT / "conf/base/parameters_tuning.yml").read_text())["tuning"]
     tuning["study"]["storage"] = f"sqlite:///{tmp_path / 'optuna.db'}"
     tuning["search_space"] = {
