@@ -3,18 +3,14 @@ place their defaults live, for tests that need settings."""
 
 from typing import Any
 
-import yaml
-
-from tests.conftest import REPO_ROOT
+from tests.helpers.settings import shipped
 from vaeops.augmentation.settings import AugmentationParameters
 from vaeops.schema import Block
-
-SHIPPED = REPO_ROOT / "conf/base/parameters_augmentation.yml"
 
 
 def augmentation_parameters() -> dict[str, Any]:
     """A fresh copy of the shipped ``augmentation`` block, as plain YAML data."""
-    return yaml.safe_load(SHIPPED.read_text())["augmentation"]
+    return shipped()["augmentation"]
 
 
 def augmentation_settings(params: dict[str, Any] | None = None) -> AugmentationParameters:

@@ -3,6 +3,7 @@ a test names only what it changes."""
 
 from __future__ import annotations
 
+import copy
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,18 +15,23 @@ CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
 
 
 @cache
-def _parameters() -> dict:
-    """conf/base's parameters as `kedro run --env base` resolves them."""
+def _resolved() -> dict:
     return project_parameters(CONF.parent, env="base")
+
+
+def shipped() -> dict:
+    """A fresh copy of conf/base's parameters as `kedro run --env base` resolves them:
+    the one place tests read their defaults from."""
+    return copy.deepcopy(_resolved())
 
 
 def model_block(kind: str = "multvae", **overrides: Any) -> dict:
     """The ``training.model`` block of parameters_training.yml; a RecVAE's is the
     benchmark's ``autoencoders.recvae.model``."""
     if kind == "recvae":
-        block = _parameters()["benchmark"]["autoencoders"]["recvae"]["model"]
+        block = shipped()["benchmark"]["autoencoders"]["recvae"]["model"]
     else:
-        block = {**_parameters()["training"]["model"], "kind": kind}
+        block = {**shipped()["training"]["model"], "kind": kind}
     return {**block, **overrides}
 
 
@@ -36,7 +42,7 @@ def model_settings(kind: str = "multvae", **overrides: Any) -> ModelParameters:
 def training_block(model: dict | None = None, **overrides: Any) -> dict:
     """The ``training`` block of parameters_training.yml with ``overrides``; ``model``
     holds overrides of ``model_block`` (its ``kind`` included)."""
-    block = {**_parameters()["training"], **overrides}
+    block = {**shipped()["training"], **overrides}
     block["model"] = model_block(**(model or {}))
     return block
 
@@ -47,23 +53,23 @@ def training_settings(model: dict | None = None, **overrides: Any) -> TrainingPa
 
 def evaluation_block(**overrides: Any) -> dict:
     """The ``evaluation`` block of parameters_evaluation.yml (ks, batch_size, device)."""
-    return {**_parameters()["evaluation"], **overrides}
+    return {**shipped()["evaluation"], **overrides}
 
 
 def serving_block(**overrides: Any) -> dict:
     """The ``registry.serving`` limits of parameters_registry.yml with ``overrides``."""
-    return {**_parameters()["registry"]["serving"], **overrides}
+    return {**shipped()["registry"]["serving"], **overrides}
 
 
 def baseline_block(name: str, **overrides: Any) -> dict:
     """The keyword arguments ``benchmark.baselines.<name>`` of parameters_benchmark.yml
     gives a baseline class, with ``overrides``; a grid (a list) needs one overridden."""
-    return {**_parameters()["benchmark"]["baselines"][name], **overrides}
+    return {**shipped()["benchmark"]["baselines"][name], **overrides}
 
 
 def bootstrap_settings(**overrides: Any) -> dict:
     """``compare_paired``'s rope, n_samples and seed as params:benchmark sets them."""
-    benchmark = _parameters()["benchmark"]
+    benchmark = shipped()["benchmark"]
     settings = {
         "rope": benchmark["rope"],
         "n_samples": benchmark["bootstrap_samples"],

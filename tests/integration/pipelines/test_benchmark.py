@@ -5,16 +5,11 @@ import json
 import pytest
 
 from tests.helpers.markdown_tables import markdown_tables
+from tests.helpers.settings import shipped
 
 ALL_MODELS = ["popularity", "ease", "itemknn", "mf", "multvae", "multdae", "recvae"]
 AUTOENCODERS = ["multvae", "multdae", "recvae"]
-TABLE_METRICS = (
-    "ndcg_at_100",
-    "recall_at_20",
-    "recall_at_50",
-    "ndcg_at_20",
-    "uncapped_recall_at_20",
-)
+TABLE_METRICS = tuple(shipped()["benchmark"]["table_metrics"])
 
 
 @pytest.mark.e2e

@@ -5,12 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO_ROOT
 from tests.helpers.data_settings import preprocessing
 from tests.helpers.mlflow_store import tracking_into
-from tests.helpers.settings import training_settings
+from tests.helpers.settings import shipped, training_settings
 from tests.helpers.tiny import TINY_TRAINING_PARAMS
-from vaeops.adapters.kedro.config_loader import project_parameters
 from vaeops.adapters.mlflow.registry import ModelRegistry, contract_facts
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.preprocessing.nodes import split_users
@@ -21,7 +19,7 @@ from vaeops.recommenders.retraining.settings import RetrainingParameters
 from vaeops.recommenders.settings import EvaluationParameters
 
 PREPROCESSING = preprocessing(min_user_count=5, min_item_count=0, n_heldout_users=0.1)
-SHIPPED = project_parameters(REPO_ROOT / "conf", env="base")
+SHIPPED = shipped()
 REGISTRY = {
     "model_name": "vaeops-test",
     "serving": {**SHIPPED["registry"]["serving"], "default_k": 10, "max_k": 50},
