@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 from omegaconf import OmegaConf
+from pydantic import BaseModel
 
 
 def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -23,3 +24,16 @@ def flattened(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         return {}
     flat = pd.json_normalize(dict(params), sep=".").to_dict("records")[0]
     return {f"{prefix}.{key}" if prefix else key: value for key, value in flat.items()}
+
+
+def plain_settings(value: Any) -> Any:
+    """``value`` with every settings model in it back as the dictionary it was read from.
+
+    Kedro validates a node's parameters into the model its signature names before the
+    run starts, so the run's parameters hold models; what reads them by key (the run's
+    title, kedro-mlflow's logged params) sees the keys the YAML gave, as before."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    if isinstance(value, Mapping):
+        return {key: plain_settings(item) for key, item in value.items()}
+    return value

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from vaeops.adapters.kedro.config_loader import project_parameters
-from vaeops.recommenders.settings import ModelParameters, TrainingParameters
+from vaeops.recommenders.benchmark import BenchmarkParameters
+from vaeops.recommenders.settings import EvaluationParameters, ModelParameters, TrainingParameters
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "base"
 
@@ -54,6 +55,15 @@ def training_settings(model: dict | None = None, **overrides: Any) -> TrainingPa
 def evaluation_block(**overrides: Any) -> dict:
     """The ``evaluation`` block of parameters_evaluation.yml (ks, batch_size, device)."""
     return {**shipped()["evaluation"], **overrides}
+
+
+def evaluation_settings(**overrides: Any) -> EvaluationParameters:
+    return EvaluationParameters.model_validate(evaluation_block(**overrides))
+
+
+def benchmark_settings(**overrides: Any) -> BenchmarkParameters:
+    """params:benchmark of parameters_benchmark.yml, as resolved, with ``overrides``."""
+    return BenchmarkParameters.model_validate({**shipped()["benchmark"], **overrides})
 
 
 def serving_block(**overrides: Any) -> dict:

@@ -28,6 +28,11 @@ class DatasetParameters(Block):
     columns: ColumnsParameters
     separator: Annotated[str, Field(min_length=1)] | None = None  # None: by the file's suffix
 
+    @property
+    def custom_file(self) -> str | None:
+        """A custom dataset is its file; a named one is its name, wherever its copy lies."""
+        return self.path if self.name == "custom" else None
+
 
 class PreprocessingParameters(Block):
     rating_threshold: float | None

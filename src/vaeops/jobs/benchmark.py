@@ -15,67 +15,59 @@ import mlflow
 import scipy.sparse as sp
 
 from vaeops.adapters.mlflow.tracking import start_child_run
-from vaeops.config import flattened
+from vaeops.config import flattened, plain_settings
 from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.benchmark import (
-    BASELINES,
     BenchmarkData,
+    BenchmarkParameters,
     ModelLog,
+    ModelSettings,
     Validation,
     benchmark_report,
     fit_and_score,
-    selected_models,
 )
 from vaeops.recommenders.settings import TrainingParameters
 from vaeops.recommenders.training import TrainingResult
 from vaeops.reports.benchmark import benchmark_markdown
 
 
-def benchmark_models(data: BenchmarkData, benchmark: dict) -> dict[str, Any]:
+def benchmark_models(data: BenchmarkData, benchmark: BenchmarkParameters) -> dict[str, Any]:
     """Choose, fit and score each selected model on ``data``: baselines their grid values
     and autoencoders their epoch, all on validation NDCG@``benchmark.validation_k``; an
     autoencoder's block (derived in YAML) may set its own ``validation_k``."""
-    settings = {name: _model_settings(name, benchmark) for name in selected_models(benchmark)}
+    settings = {name: benchmark.model_settings(name) for name in benchmark.selected_models()}
     return fit_and_score(
         settings,
         data,
-        benchmark["evaluation"],
-        benchmark["headline_metric"],
-        benchmark["validation_k"],
+        benchmark.evaluation,
+        benchmark.headline_metric,
+        benchmark.validation_k,
         train_autoencoder,
         model_run,
     )
 
 
 def train_autoencoder(
-    name: str, autoencoder: dict, train: sp.csr_matrix, validation: Validation | None
+    name: str, training: TrainingParameters, train: sp.csr_matrix, validation: Validation | None
 ) -> TrainingResult:
     """Train with live curves in the model's run; a refit (no validation) logs to a run of
     its own under it, so that its epochs do not overwrite those of the run that chose."""
-    training = TrainingParameters.model_validate(autoencoder)
     if validation is None:
-        with _nested_run(f"{name} refit", autoencoder):
+        with _nested_run(f"{name} refit", training):
             return train_from_parameters(
                 train, None, None, training, progress_label=f"{name} refit"
             )
     return train_from_parameters(train, *validation, training, progress_label=name)
 
 
-def report_benchmark(results: dict[str, Any], benchmark: dict) -> dict[str, Any]:
+def report_benchmark(results: dict[str, Any], benchmark: BenchmarkParameters) -> dict[str, Any]:
     """The benchmark's report, and the same in Markdown."""
     report = benchmark_report(results, benchmark)
     return {"report": report, "report_markdown": benchmark_markdown(report)}
 
 
-def _model_settings(name: str, benchmark: dict) -> dict:
-    """A baseline's keyword arguments, or the autoencoder's training block."""
-    if name in BASELINES:
-        return dict(benchmark["baselines"][name])
-    return benchmark["autoencoders"][name]
-
-
 @contextmanager
-def model_run(model: str, params: Mapping[str, Any]) -> Iterator[ModelLog]:
+def model_run(model: str, params: ModelSettings) -> Iterator[ModelLog]:
     """Make a child run of the active run current while ``model`` is chosen, fitted and
     scored; yield its log.
 
@@ -90,13 +82,14 @@ def model_run(model: str, params: Mapping[str, Any]) -> Iterator[ModelLog]:
 
 
 @contextmanager
-def _nested_run(name: str, params: Mapping[str, Any]) -> Iterator[None]:
-    """A child run of the active run holding ``params``; nothing without an active run."""
+def _nested_run(name: str, params: ModelSettings) -> Iterator[None]:
+    """A child run of the active run holding ``params`` (a block as its YAML gave it);
+    nothing without an active run."""
     if mlflow.active_run() is None:
         yield
         return
     with start_child_run(name):
-        mlflow.log_params(flattened(params))
+        mlflow.log_params(flattened(plain_settings(params)))
         yield
 
 

@@ -11,8 +11,9 @@ from vaeops.adapters.mlflow.registry import (
     TrainedRecommender,
     version_tags,
 )
+from vaeops.data.settings import DatasetParameters
 from vaeops.recommenders.evaluation import named_metrics
-from vaeops.recommenders.retraining.settings import RetrainingParameters
+from vaeops.recommenders.retraining.settings import RegistryParameters, RetrainingParameters
 
 
 def register_model(
@@ -24,8 +25,8 @@ def register_model(
     interactions: pd.DataFrame,
     split_summary: dict,
     evaluation_report: dict,
-    dataset: dict,
-    registry: dict,
+    dataset: DatasetParameters,
+    registry: RegistryParameters,
     retraining: RetrainingParameters,
 ) -> dict:
     """Register the run's model; it becomes champion only if there is none yet.
@@ -34,7 +35,7 @@ def register_model(
     only after comparing it with the champion on the same users. The version's
     headline metric is the one retraining decides on (``retraining.metric``).
     """
-    models = ModelRegistry(registry["model_name"])
+    models = ModelRegistry(registry.model_name)
     aliases = (CHAMPION,) if models.version(CHAMPION) is None else ()
     kind = model_config["kind"]
     version = models.register(
@@ -47,7 +48,7 @@ def register_model(
             named_metrics(evaluation_report["models"], kind),
             retraining.metric,
         ),
-        serving=registry["serving"],
+        serving=registry.serving,
         aliases=aliases,
     )
     return models.summary(version)

@@ -28,16 +28,18 @@ from vaeops.adapters.mlflow.registry import (
     version_tags,
 )
 from vaeops.adapters.mlflow.tracking import active_run_id, metric_history
-from vaeops.data.settings import PreprocessingParameters
+from vaeops.data.settings import DatasetParameters, PreprocessingParameters
 from vaeops.data.splits import LiangSplit, liang_split, split_summary
 from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.evaluation import evaluate_beside_popularity, named_metrics, summaries
 from vaeops.recommenders.models import saved_config
 from vaeops.recommenders.retraining import (
     Outcome,
+    RegistryParameters,
     RetrainingFacts,
     RetrainingInProgress,
     RetrainingParameters,
+    ServingParameters,
     decision_metrics,
     decision_record,
     exclusive_lock,
@@ -55,8 +57,8 @@ def retrain_and_decide(
     preprocessing: PreprocessingParameters,
     training: TrainingParameters,
     evaluation: EvaluationParameters,
-    dataset: dict,
-    registry: dict,
+    dataset: DatasetParameters,
+    registry: RegistryParameters,
     retraining: RetrainingParameters,
 ) -> dict:
     """Run one retraining round unless another is in progress; report what was decided."""
@@ -72,7 +74,7 @@ def retrain_and_decide(
         facts = replace(rules, lock_refusal=str(busy))
         outcome = retraining_outcome(facts)
     decision = decision_record(
-        facts, outcome, started=started, model_name=registry["model_name"], run_id=active_run_id()
+        facts, outcome, started=started, model_name=registry.model_name, run_id=active_run_id()
     )
     logger.info("Retraining decision: %s (%s)", outcome.name, outcome.reason)
     return {
@@ -89,11 +91,11 @@ def _retrain(
     preprocessing: PreprocessingParameters,
     training: TrainingParameters,
     evaluation: EvaluationParameters,
-    dataset: dict,
-    registry: dict,
+    dataset: DatasetParameters,
+    registry: RegistryParameters,
 ) -> tuple[RetrainingFacts, Outcome]:
     """Add the facts step by step, stopping at the first step whose facts settle the round."""
-    models = ModelRegistry(registry["model_name"])
+    models = ModelRegistry(registry.model_name)
     champion = models.version(CHAMPION)
     fingerprint = interactions_fingerprint(interactions)
     facts = replace(
@@ -120,10 +122,10 @@ def _retrain(
     challenger = models.register(
         candidate,
         tags=version_tags(dataset, interactions, summary, kind, test_metrics, facts.metric),
-        serving=registry["serving"],
+        serving=registry.serving,
         aliases=(CHALLENGER,),
     )
-    facts = _scored(facts, split, candidate, registry["serving"], served, challenger, test_metrics)
+    facts = _scored(facts, split, candidate, registry.serving, served, challenger, test_metrics)
     outcome = retraining_outcome(facts)
     if outcome.promoted:
         models.set_alias(CHAMPION, challenger.version)
@@ -164,7 +166,7 @@ def _scored(
     facts: RetrainingFacts,
     split: LiangSplit,
     candidate: TrainedRecommender,
-    serving: dict,
+    serving: ServingParameters,
     served: ServedVersion | None,
     challenger: ModelVersion,
     test_metrics: dict[str, float],

@@ -6,14 +6,14 @@ import time
 import optuna
 import scipy.sparse as sp
 
-from vaeops.adapters.kedro.parameters import TuningParameters, check_searched_settings_apply
 from vaeops.adapters.mlflow.tracking import MlflowEpochLogger
 from vaeops.adapters.optuna import search, storage, summary, trials
 from vaeops.adapters.progress import EpochProgressBar
 from vaeops.config import flattened
+from vaeops.data.settings import DatasetParameters, GivenSplitDatasetParameters
 from vaeops.data.sparse import resolve_device
 from vaeops.recommenders import configurations
-from vaeops.recommenders.settings import EvaluationParameters, TrainingParameters
+from vaeops.recommenders.settings import EvaluationParameters, TrainingParameters, TuningParameters
 from vaeops.recommenders.training import TrainingDiverged, train_autoencoder
 from vaeops.reports.configurations import comparison_report
 from vaeops.reports.studies import study_figures
@@ -25,7 +25,7 @@ def tune_hyperparameters(
     validation_target: sp.csr_matrix,
     settings: TrainingParameters,
     tuning: TuningParameters,
-    dataset: dict,
+    dataset: DatasetParameters | GivenSplitDatasetParameters,
 ) -> dict:
     """Run (or resume) the dataset's study; each trial trains the ``training`` block with
     its values, as a training run would, and records that block for the retrain.
@@ -36,7 +36,6 @@ def tune_hyperparameters(
     # Trials change the block as the YAML has it (the keys it sets), then validate it.
     training = settings.model_dump(exclude_unset=True)
     space = tuning.search_space.flattened()
-    check_searched_settings_apply(settings, space)
     # A search-space name the training block lacks fails here, before any trial.
     defaults = configurations.current_values(training, space)
     value_name = f"val_ndcg_at_{training['validation_k']}"

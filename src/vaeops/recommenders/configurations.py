@@ -21,12 +21,16 @@ from typing import Any
 import scipy.sparse as sp
 import torch
 
+from vaeops.data.settings import DatasetParameters, GivenSplitDatasetParameters
 from vaeops.recommenders.metrics import evaluate
+from vaeops.recommenders.models import MODEL_CLASSES, MultVAE
 from vaeops.recommenders.settings import TrainingParameters
 from vaeops.recommenders.training import EpochCallback, train_autoencoder
 
 # The trial user attribute holding the ``training`` block the trial trained.
 TRAINED_BLOCK = "training"
+# Settings of β's annealing, which only a Mult-VAE has.
+ANNEALING_SETTINGS = ("anneal_cap", "anneal_share", "total_anneal_steps")
 
 
 def with_values(training: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
@@ -51,13 +55,36 @@ def best_parameters_file(best_trial_attrs: Mapping[str, Any]) -> dict:
     return {"training": best_trial_attrs[TRAINED_BLOCK]}
 
 
-def study_name(name: str, dataset: Mapping[str, Any]) -> str:
+def check_searched_settings_apply(
+    training: TrainingParameters, names: Iterable[str], search_space: str
+) -> None:
+    """Raise ValueError when a search (the block at ``search_space``) varies a setting
+    the trained model ignores, which would spend the study's trials on noise: β's
+    annealing outside a Mult-VAE (RecVAE weighs its KL term by ``model.gamma``), or
+    ``anneal_share`` while ``total_anneal_steps`` sets the schedule."""
+    kind = training.model.kind
+    names = set(names)
+    if not issubclass(MODEL_CLASSES[kind], MultVAE):
+        ignored = sorted(names & set(ANNEALING_SETTINGS))
+        fix = f"a {kind} has no annealed KL weight (docs/tuning.md has a RecVAE search space)"
+    else:
+        absolute = training.total_anneal_steps is not None or "total_anneal_steps" in names
+        ignored = ["anneal_share"] if absolute and "anneal_share" in names else []
+        fix = (
+            "total_anneal_steps sets the schedule instead; leave anneal_share out, or set "
+            "training.total_anneal_steps to null and leave it out"
+        )
+    if ignored:
+        raise ValueError(
+            f"{search_space} varies {ignored}, settings that change nothing here: {fix}."
+        )
+
+
+def study_name(name: str, dataset: DatasetParameters | GivenSplitDatasetParameters) -> str:
     """``<name>-<dataset>``: the same settings score differently on other data, so each
     dataset keeps its own study. A ``custom`` file or ``lightgcn`` folder is named by its
     stem."""
-    label = (
-        Path(dataset["path"]).stem if dataset["name"] in ("custom", "lightgcn") else dataset["name"]
-    )
+    label = Path(dataset.path).stem if dataset.name in ("custom", "lightgcn") else dataset.name
     return f"{name}-{label}"
 
 

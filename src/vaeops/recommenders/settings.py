@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from vaeops.schema import Block
+from vaeops.schema import Block, NamedStudyParameters, search_space_of
 
 # The autoencoders vaeops.recommenders.models builds, by the name ``model.kind`` gives.
 MODEL_KINDS = ("multvae", "multdae", "recvae")
@@ -119,3 +119,23 @@ class ReportingParameters(Block):
     item_neighbours: ItemNeighboursParameters
     traversal: TraversalParameters
     posterior: PosteriorParameters
+
+
+class TuningParameters(Block):
+    study: NamedStudyParameters
+    n_trials: NonNegativeInt
+    timeout_seconds: PositiveFloat | None
+    search_space: search_space_of(TrainingParameters)
+    contour_params: list[str]
+
+    @model_validator(mode="after")
+    def _contour_params_are_searched(self) -> "TuningParameters":
+        """The contour plot is drawn after every trial ran: a parameter it names that is
+        not searched fails here instead."""
+        searched = self.search_space.flattened()
+        if not set(self.contour_params) <= set(searched):
+            raise ValueError(
+                f"tuning.contour_params {self.contour_params} must name two entries of "
+                f"tuning.search_space: {sorted(searched)}."
+            )
+        return self

@@ -19,7 +19,7 @@ import time
 import torch
 
 from vaeops.adapters.kedro.config_loader import project_parameters
-from vaeops.data.settings import GivenSplitDatasetParameters
+from vaeops.data.settings import CarvedValidationParameters, GivenSplitDatasetParameters
 from vaeops.data.sparse import DeviceCSR, resolve_device
 from vaeops.data.splits import read_given_split
 from vaeops.recommenders.benchmark import given_split_data
@@ -40,7 +40,8 @@ def main() -> None:
     args = _arguments()
     lightgcn = {"name": "lightgcn", "raw_dir": args.data_dir, "path": args.data_dir}
     split = read_given_split(GivenSplitDatasetParameters.model_validate(lightgcn))
-    data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
+    carve = CarvedValidationParameters.model_validate(GIVEN_SPLIT["validation"])
+    data = given_split_data(split.train, split.test_target, carve, False)
     config = TrainingParameters.model_validate(
         {
             **MULTVAE,

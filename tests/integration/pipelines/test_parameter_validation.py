@@ -37,3 +37,31 @@ def test_a_misspelt_parameter_stops_kedro_run_before_mlflow_with_one_message(ked
     client = mlflow.MlflowClient(tracking_uri)
     assert [experiment.name for experiment in client.search_experiments()] == ["Default"]
     assert client.search_runs(["0"]) == []
+
+
+def test_a_search_the_trained_model_ignores_stops_the_tuning_run_before_mlflow(kedro_project):
+    """The check across the training and tuning blocks holds for a run that tunes: it
+    fails as the pipeline starts, before kedro-mlflow opens a run."""
+    tracking_uri = fresh_sqlite_store(kedro_project / "mlflow.db")
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipelines", "tuning"]
+        + ["--params", "training.model.kind=multdae"],
+        cwd=kedro_project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    output = finished.stdout + finished.stderr
+    assert finished.returncode != 0, output
+    assert "Traceback" not in output
+    heading, problem = finished.stderr.strip().splitlines()
+    assert heading.startswith("Error: Invalid parameters")
+    assert problem.strip().startswith(
+        "tuning.search_space varies ['anneal_cap', 'anneal_share'], settings that change "
+        "nothing here: a multdae has no annealed KL weight"
+    )
+    client = mlflow.MlflowClient(tracking_uri)
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    assert client.search_runs(experiments) == []

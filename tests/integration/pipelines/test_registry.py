@@ -10,20 +10,25 @@ from tests.helpers.mlflow_store import tracking_into
 from tests.helpers.settings import shipped, training_settings
 from tests.helpers.tiny import TINY_TRAINING_PARAMS
 from vaeops.adapters.mlflow.registry import ModelRegistry, contract_facts
+from vaeops.data.settings import DatasetParameters
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.preprocessing.nodes import split_users
 from vaeops.pipelines.registration.nodes import register_trained_model
 from vaeops.pipelines.training.nodes import train_recommender
 from vaeops.recommenders.retraining import ServingContract, interactions_fingerprint
-from vaeops.recommenders.retraining.settings import RetrainingParameters
+from vaeops.recommenders.retraining.settings import RegistryParameters, RetrainingParameters
 from vaeops.recommenders.settings import EvaluationParameters
 
 PREPROCESSING = preprocessing(min_user_count=5, min_item_count=0, n_heldout_users=0.1)
 SHIPPED = shipped()
-REGISTRY = {
-    "model_name": "vaeops-test",
-    "serving": {**SHIPPED["registry"]["serving"], "default_k": 10, "max_k": 50},
-}
+REGISTRY = RegistryParameters(
+    model_name="vaeops-test",
+    serving={**SHIPPED["registry"]["serving"], "default_k": 10, "max_k": 50},
+)
+# A custom file is its path: the version's tags and contract name it.
+DATASET = DatasetParameters.model_validate(
+    {**SHIPPED["dataset"], "name": "custom", "path": "communities.csv"}
+)
 RETRAINING = RetrainingParameters.model_validate({**SHIPPED["retraining"], "metric": "ndcg_at_10"})
 
 
@@ -47,7 +52,7 @@ def train_and_evaluate(interactions: pd.DataFrame) -> tuple[dict, dict, dict]:
         split["validation_fold_in"],
         split["validation_target"],
         training_settings(**TINY_TRAINING_PARAMS),
-        {"name": "toy"},
+        DATASET,
         checkpoint=None,
     )
     evaluated = evaluate_on_test(
@@ -73,7 +78,7 @@ def register(interactions, split, trained, evaluated) -> dict:
             interactions,
             split["summary"],
             evaluated["report"],
-            {"name": "toy"},
+            DATASET,
             REGISTRY,
             RETRAINING,
         )
@@ -96,6 +101,7 @@ def test_the_first_registered_model_becomes_champion_and_later_ones_wait(trackin
     report = evaluated["report"]["models"]
     assert set(version.tags) == {
         "dataset",
+        "dataset_path",
         "dataset_fingerprint",
         "n_users",
         "n_interactions",
@@ -105,7 +111,8 @@ def test_the_first_registered_model_becomes_champion_and_later_ones_wait(trackin
     assert float(version.tags["test/ndcg_at_10"]) == pytest.approx(
         report["multvae"]["ndcg_at_10"], rel=1e-5
     )
-    assert (version.tags["dataset"], version.tags["model_kind"]) == ("toy", "multvae")
+    assert (version.tags["dataset"], version.tags["model_kind"]) == ("custom", "multvae")
+    assert version.tags["dataset_path"] == "communities.csv"
     assert version.tags["dataset_fingerprint"] == interactions_fingerprint(interactions)
     assert version.tags["n_users"] == "300"
     assert version.tags["n_interactions"] == "2400"
@@ -115,8 +122,8 @@ def test_the_first_registered_model_becomes_champion_and_later_ones_wait(trackin
     trained_or_validated = user_map.loc[user_map["split"] != "test", "user"]
     assert sorted(served.model.seen_users()) == sorted(trained_or_validated)
     assert served.contract == ServingContract(
-        dataset="toy",
-        dataset_path=None,
+        dataset="custom",
+        dataset_path="communities.csv",
         item_id_type="int",
         request_fields=(
             "history: Array(long)",
@@ -132,8 +139,7 @@ def test_the_first_registered_model_becomes_champion_and_later_ones_wait(trackin
         ),
     )
     assert (
-        served.contract
-        == contract_facts(None, {"name": "toy"}, split["item_map"])["challenger_contract"]
+        served.contract == contract_facts(None, DATASET, split["item_map"])["challenger_contract"]
     )
     assert version.run_id == first["run_id"]
     assert client.get_run(first["run_id"]).info.status == "FINISHED"

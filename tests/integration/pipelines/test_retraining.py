@@ -13,6 +13,7 @@ import pytest
 
 from tests.helpers.data_settings import preprocessing
 from tests.helpers.mlflow_store import fresh_sqlite_store
+from vaeops.data.settings import DatasetParameters
 from vaeops.data.splits import liang_split
 from vaeops.errors import DataError
 from vaeops.recommenders.retraining import current_interactions
@@ -203,12 +204,9 @@ def test_a_challenger_of_other_data_or_item_ids_never_replaces_the_champion(
 
 def test_new_interactions_come_from_extra_files_with_the_standard_columns(ml100k_dir, tmp_path):
     columns = {"user": "user_id", "item": "item_id", "rating": "rating", "timestamp": "timestamp"}
-    dataset = {
-        "name": "ml-100k",
-        "path": str(ml100k_dir),
-        "raw_dir": str(tmp_path),
-        "columns": columns,
-    }
+    dataset = DatasetParameters(
+        name="ml-100k", path=str(ml100k_dir), raw_dir=str(tmp_path), columns=columns
+    )
     extra = tmp_path / "new.csv"
     # User 196 rated item 242 with 3 stars in u.data; the new 5 stars win, user 5000 is new.
     pd.DataFrame(

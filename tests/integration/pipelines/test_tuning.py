@@ -13,11 +13,12 @@ import yaml
 from kedro.framework.session import KedroSession
 
 from tests.conftest import REPO_ROOT
-from tests.helpers.settings import training_settings
+from tests.helpers.settings import shipped, training_settings
 from tests.unit.recommenders.test_latent import random_clicks
-from vaeops.adapters.kedro.parameters import TuningParameters
+from vaeops.data.settings import DatasetParameters
 from vaeops.jobs.tuning import tune_hyperparameters
 from vaeops.pipelines.tuning import create_pipeline
+from vaeops.recommenders.settings import TuningParameters
 
 TINY = {
     "training": {"epochs": 2, "model": {"hidden_dims": [32], "latent_dim": 8}},
@@ -85,7 +86,7 @@ def test_a_search_space_that_does_not_fit_the_training_block_fails_before_any_tr
             None,
             training,
             TuningParameters.model_validate(tuning),
-            {"name": "ml-100k", "path": None},
+            DatasetParameters.model_validate(shipped()["dataset"]),
         )
     assert not (tmp_path / "optuna.db").exists()
 

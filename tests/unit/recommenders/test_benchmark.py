@@ -11,34 +11,39 @@ import scipy.sparse as sp
 
 from tests.helpers.markdown_tables import markdown_tables
 from tests.helpers.matrices import csr
-from tests.helpers.settings import shipped, training_settings
+from tests.helpers.settings import benchmark_settings, shipped, training_settings
 from tests.unit.recommenders.test_models import small_problem
+from vaeops.data.settings import CarvedValidationParameters
 from vaeops.errors import DataError
 from vaeops.recommenders import benchmark
 from vaeops.recommenders.benchmark import (
     BenchmarkData,
+    BenchmarkParameters,
     candidate_settings,
     fit_and_score,
     given_split_data,
     refit_settings,
-    selected_models,
 )
 from vaeops.recommenders.metrics import Evaluation
+from vaeops.recommenders.settings import EvaluationParameters
 from vaeops.recommenders.training import train_autoencoder
 from vaeops.reports.benchmark import benchmark_markdown
 
 TABLE_METRICS = tuple(shipped()["benchmark"]["table_metrics"])
-SETTINGS = {
+REPORTED = {
     "reference": "multvae",
     "headline_metric": "ndcg_at_100",
     "table_metrics": {metric: metric for metric in TABLE_METRICS},
     "rope": 0.01,
     "bootstrap_samples": 1000,
     "bootstrap_seed": 0,
-    "autoencoders": {"multvae": {}},
-    "evaluation": {"ks": [20, 50, 100], "batch_size": 10, "device": "cpu"},
 }
+SETTINGS = benchmark_settings(**REPORTED)
 PROTOCOL = {"validation": "held-out users", "description": "Every choice was made on 2 users."}
+
+
+def carve(**settings) -> CarvedValidationParameters:
+    return CarvedValidationParameters.model_validate(settings)
 
 
 class Favourite:
@@ -96,7 +101,7 @@ DATA = BenchmarkData(
     protocol=PROTOCOL,
     refit_train=csr([[0, 1, 2, 3], [0, 1], [0, 3]]),
 )
-EVALUATION = {"ks": [1, 3], "batch_size": 1, "device": "cpu"}
+EVALUATION = EvaluationParameters(ks=[1, 3], batch_size=1, device="cpu")
 
 
 def test_a_grid_is_chosen_on_validation_then_refit_and_scored_once(monkeypatch, caplog):
@@ -166,17 +171,15 @@ def test_an_autoencoder_keeps_its_best_validation_epoch_then_retrains_to_it_on_a
 
     def trainer(name, settings, train, validation):
         calls.append((name, settings, train, validation))
-        return train_autoencoder(
-            training_settings(**settings), train, *(validation or (None, None))
-        )
+        return train_autoencoder(settings, train, *(validation or (None, None)))
 
-    multdae = {
-        "model": {"kind": "multdae", "hidden_dims": [], "latent_dim": 2},
-        "epochs": 3,
-        "batch_size": 2,
-        "patience": None,
-        "device": "cpu",
-    }
+    multdae = training_settings(
+        model={"kind": "multdae", "hidden_dims": [], "latent_dim": 2},
+        epochs=3,
+        batch_size=2,
+        patience=None,
+        device="cpu",
+    )
     model_run, logs = recording_runs()
     results = fit_and_score(
         {"multdae": multdae}, DATA, EVALUATION, "ndcg_at_3", 1, trainer, model_run
@@ -193,7 +196,7 @@ def test_an_autoencoder_keeps_its_best_validation_epoch_then_retrains_to_it_on_a
         (DATA.validation_fold_in, DATA.validation_target),
     )
     assert refit_on is DATA.refit_train and no_validation is None
-    assert refit_with["epochs"] == choice["kept_epoch"] and refit_with["patience"] is None
+    assert refit_with.epochs == choice["kept_epoch"] and refit_with.patience is None
     log = logs["multdae"]
     assert log.tags == {"precision": choice["precision"]}
     assert (log.metrics["kept_epoch"], log.metrics["stopped_epoch"]) == (choice["kept_epoch"], 3)
@@ -201,27 +204,28 @@ def test_an_autoencoder_keeps_its_best_validation_epoch_then_retrains_to_it_on_a
 
 def test_a_refit_retraces_the_choosing_run_up_to_its_kept_epoch():
     train, fold_in, target = small_problem()  # 200 users: 4 updates an epoch at batch 50
-    settings = {
-        "model": {"kind": "multvae", "hidden_dims": [16], "latent_dim": 4},
-        "epochs": 6,
-        "batch_size": 50,
-        "anneal_share": 0.5,
-        "patience": None,
-        "device": "cpu",
-    }
-    chose = train_autoencoder(training_settings(**settings), train, fold_in, target)
-    kept = dataclasses.replace(chose, best_epoch=2)
-    refit = train_autoencoder(
-        training_settings(**refit_settings(settings, kept)), train, None, None
+    settings = training_settings(
+        model={"kind": "multvae", "hidden_dims": [16], "latent_dim": 4},
+        epochs=6,
+        batch_size=50,
+        anneal_share=0.5,
+        patience=None,
+        device="cpu",
     )
+    chose = train_autoencoder(settings, train, fold_in, target)
+    kept = dataclasses.replace(chose, best_epoch=2)
+    refit = train_autoencoder(refit_settings(settings, kept), train, None, None)
     # Same data here, so the refit is the choosing run's first two epochs, β included
     # (it reaches its cap at update 12 in both, although the refit plans 8 updates).
     assert [r["beta"] for r in refit.history] == [r["beta"] for r in chose.history[:2]]
     assert [r["loss"] for r in refit.history] == pytest.approx(
         [r["loss"] for r in chose.history[:2]], rel=1e-6
     )
+    # A schedule in updates (the paper's) needs no rescaling: the refit keeps it.
     paper = dataclasses.replace(kept, config=training_settings(epochs=6, total_anneal_steps=100))
-    assert "anneal_share" not in refit_settings({"epochs": 6}, paper)
+    refit = refit_settings(paper.config, paper)
+    assert (refit.epochs, refit.total_anneal_steps) == (2, 100)
+    assert refit.anneal_share == paper.config.anneal_share
 
 
 def test_lists_of_values_make_a_grid_of_every_combination():
@@ -240,7 +244,7 @@ def test_lists_of_values_make_a_grid_of_every_combination():
 def test_given_split_validation_is_carved_from_train_and_the_test_fold_in_is_all_train():
     train = csr([[0, 1, 2, 3], [0, 1, 2, 3], [0, 1], [2]])
     test = csr([[], [], [2], [0]])
-    data = given_split_data(train, test, {"share": 0.5, "seed": 3, "max_users": 2}, refit=False)
+    data = given_split_data(train, test, carve(share=0.5, seed=3, max_users=2), refit=False)
     assert data.test_fold_in is train and data.test_target is test and data.refit_train is None
     assert data.validation_target.shape[0] == 2
     assert data.train.nnz == train.nnz - data.validation_target.nnz
@@ -249,7 +253,7 @@ def test_given_split_validation_is_carved_from_train_and_the_test_fold_in_is_all
     assert "2 validation users carved from the train part" in description
     assert "at most 2 users drawn at random, seed 3" in description
     assert "share 0.5" in description and "Refit: no." in description
-    refit = given_split_data(train, test, {"share": 0.5, "seed": 3, "max_users": None}, True)
+    refit = given_split_data(train, test, carve(share=0.5, seed=3, max_users=None), True)
     assert refit.refit_train is train and "Refit: yes." in refit.protocol["description"]
     assert "every user with two or more train items" in refit.protocol["description"]
 
@@ -274,27 +278,23 @@ def test_no_choice_depends_on_the_test_part():
     settings = {
         "ease": {"l2": [1.0, 30.0, 1000.0]},
         "itemknn": {"k": [2, 20], "shrink": 0.0},
-        "multdae": {
-            "model": {"kind": "multdae", "hidden_dims": [], "latent_dim": 8},
-            "epochs": 12,
-            "batch_size": 50,
-            "patience": 3,
-            "validation_k": 10,
-            "device": "cpu",
-        },
+        "multdae": training_settings(
+            model={"kind": "multdae", "hidden_dims": [], "latent_dim": 8},
+            epochs=12,
+            batch_size=50,
+            patience=3,
+            validation_k=10,
+            device="cpu",
+        ),
     }
 
     def trainer(name, settings, train, validation):
-        return train_autoencoder(
-            training_settings(**settings), train, *(validation or (None, None))
-        )
+        return train_autoencoder(settings, train, *(validation or (None, None)))
 
     def run(test_target):
-        data = given_split_data(
-            train, test_target, {"share": 0.25, "seed": 0, "max_users": 80}, True
-        )
+        data = given_split_data(train, test_target, carve(share=0.25, seed=0, max_users=80), True)
         model_run, _ = recording_runs()
-        evaluation = {"ks": [10], "batch_size": 100, "device": "cpu"}
+        evaluation = EvaluationParameters(ks=[10], batch_size=100, device="cpu")
         return fit_and_score(settings, data, evaluation, "ndcg_at_10", 10, trainer, model_run)
 
     given, shuffled = run(test), run(_shuffled_test(test, train))
@@ -308,8 +308,10 @@ def test_no_choice_depends_on_the_test_part():
 
 
 def test_switched_on_models_are_selected_in_table_order():
-    settings = {**SETTINGS, "models": {"ease": True, "mf": False, "multvae": True}}
-    assert selected_models(settings) == ["ease", "multvae"]
+    settings = benchmark_settings(
+        **REPORTED, models={"ease": True, "mf": False, "multvae": True, "multdae": False}
+    )
+    assert settings.selected_models() == ["ease", "multvae"]
 
 
 def _result(ndcg: list[float], rows: list[int], choice: dict | None = None) -> dict:
@@ -326,7 +328,7 @@ def _results(**models: dict) -> dict:
     return {"protocol": PROTOCOL, "models": models}
 
 
-def benchmark_report(results: dict, settings: dict) -> dict:
+def benchmark_report(results: dict, settings: BenchmarkParameters) -> dict:
     """The report and its Markdown, as the benchmark pipelines write them."""
     report = benchmark.benchmark_report(results, settings)
     return {"report": report, "report_markdown": benchmark_markdown(report)}
@@ -421,7 +423,7 @@ def test_published_rows_are_marked_and_fill_only_their_own_columns():
         "source": "He et al. 2020",
         "models": {"lightgcn": {"uncapped_recall_at_20": 0.183, "ndcg_at_20": 0.1554}},
     }
-    output = benchmark_report(results, {**SETTINGS, "published": published})
+    output = benchmark_report(results, benchmark_settings(**REPORTED, published=published))
     assert output["report"]["published"] == published
     models = markdown_tables(output["report_markdown"])[0]
     assert models["lightgcn (**published**)"] == ["—", "—", "—", "0.1554", "0.1830", "—"]

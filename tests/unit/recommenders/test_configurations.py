@@ -4,8 +4,9 @@ import pytest
 import yaml
 
 from tests.helpers.markdown_tables import markdown_tables
-from tests.helpers.settings import training_settings
+from tests.helpers.settings import shipped, training_settings
 from tests.unit.recommenders.test_latent import random_clicks
+from vaeops.data.settings import DatasetParameters, GivenSplitDatasetParameters
 from vaeops.recommenders.configurations import (
     TRAINED_BLOCK,
     best_parameters_file,
@@ -43,13 +44,14 @@ def test_a_trials_suggestions_become_a_training_block_that_the_best_params_file_
 
 
 def test_each_dataset_has_its_own_study_and_a_custom_file_is_named_by_its_stem():
-    assert study_name("multvae", {"name": "ml-100k", "path": None}) == "multvae-ml-100k"
-    assert study_name("multvae", {"name": "gowalla", "path": "../data/gowalla"}) == (
-        "multvae-gowalla"
-    )
-    assert study_name("recvae", {"name": "custom", "path": "logs/clicks-2026.parquet"}) == (
-        "recvae-clicks-2026"
-    )
+    dataset = DatasetParameters.model_validate(shipped()["dataset"])
+    assert study_name("multvae", dataset) == "multvae-ml-100k"
+    custom = dataset.model_copy(update={"name": "custom", "path": "logs/clicks-2026.parquet"})
+    assert study_name("recvae", custom) == "recvae-clicks-2026"
+    given = {"name": "gowalla", "path": "../data/gowalla", "raw_dir": "data/01_raw"}
+    assert study_name("multvae", GivenSplitDatasetParameters(**given)) == "multvae-gowalla"
+    lightgcn = GivenSplitDatasetParameters(**{**given, "name": "lightgcn", "path": "../yelp2018"})
+    assert study_name("multvae", lightgcn) == "multvae-yelp2018"
 
 
 def test_the_data_signature_counts_users_items_and_interactions():

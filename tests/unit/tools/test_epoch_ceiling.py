@@ -11,7 +11,7 @@ import yaml
 
 from tests.helpers.given_splits import write_lightgcn_split
 from tests.helpers.settings import training_settings
-from vaeops.data.settings import GivenSplitDatasetParameters
+from vaeops.data.settings import CarvedValidationParameters, GivenSplitDatasetParameters
 from vaeops.data.splits import read_given_split
 from vaeops.recommenders.benchmark import given_split_data
 from vaeops.recommenders.training import train_autoencoder
@@ -45,7 +45,8 @@ def test_it_keeps_the_benchmarks_epoch_and_reports_the_best_test_epoch_beside_it
 
     lightgcn = {"name": "lightgcn", "raw_dir": str(folder), "path": str(folder)}
     split = read_given_split(GivenSplitDatasetParameters.model_validate(lightgcn))
-    data = given_split_data(split.train, split.test_target, GIVEN_SPLIT["validation"], False)
+    carve = CarvedValidationParameters.model_validate(GIVEN_SPLIT["validation"])
+    data = given_split_data(split.train, split.test_target, carve, False)
     pipeline = train_autoencoder(
         training_settings(
             epochs=12, anneal_cap=1.0, anneal_share=0.05, patience=3, validation_k=20, device="cpu"

@@ -13,7 +13,7 @@ from kedro.framework.project import pipelines
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Node, Pipeline
 
-from vaeops.adapters.kedro.parameters import check_parameters, load_parameters, plain_settings
+from vaeops.adapters.kedro.parameters import check_parameters, load_parameters
 from vaeops.adapters.kedro.run_summary import (
     RunSummary,
     catalog_filepaths,
@@ -28,6 +28,7 @@ from vaeops.adapters.kedro.run_summary import (
 )
 from vaeops.adapters.mlflow.lineage import log_interactions_input
 from vaeops.adapters.mlflow.tracking import describe_experiment, name_and_describe_run
+from vaeops.config import plain_settings
 from vaeops.errors import DataError
 
 TRACEBACK_VARIABLE = "VAEOPS_TRACEBACK"
@@ -44,7 +45,17 @@ class ParameterCheckHooks:
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: KedroContext) -> None:
-        check_parameters(load_parameters(context.config_loader))
+        self._parameters = load_parameters(context.config_loader)
+        check_parameters(self._parameters)
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, pipeline: Pipeline) -> None:
+        """The checks across blocks that hold for what this run reads only (a study's
+        search against its training block), before kedro-mlflow opens its run."""
+        read = {
+            name.removeprefix("params:") for name in pipeline.inputs() if name.startswith("params:")
+        }
+        check_parameters(self._parameters, read)
 
 
 class NodeDataError(click.ClickException, DataError):

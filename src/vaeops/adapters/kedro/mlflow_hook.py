@@ -17,7 +17,7 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
 from kedro_mlflow.framework.hooks import MlflowHook
 
-from vaeops.adapters.kedro.parameters import plain_settings
+from vaeops.config import plain_settings
 from vaeops.secrets import mask_secrets
 
 # The distribution whose registered hook this one replaces.

@@ -18,16 +18,7 @@ from typing import Any
 
 import click
 from omegaconf.errors import OmegaConfBaseException
-from pydantic import (
-    BaseModel,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError, ValidationInfo, model_validator
 
 from vaeops.augmentation.settings import AugmentationParameters
 from vaeops.data.settings import (
@@ -37,82 +28,22 @@ from vaeops.data.settings import (
     PreprocessingParameters,
 )
 from vaeops.errors import DataError
-from vaeops.recommenders.benchmark.settings import (
-    BASELINES,
-    BaselinesParameters,
-    PublishedParameters,
-)
-from vaeops.recommenders.metrics import metric_names
-from vaeops.recommenders.models import MODEL_CLASSES, MultVAE
+from vaeops.recommenders.benchmark.settings import BenchmarkParameters, PublishedParameters
+from vaeops.recommenders.configurations import check_searched_settings_apply
 from vaeops.recommenders.retraining.settings import RegistryParameters, RetrainingParameters
 from vaeops.recommenders.settings import (
     CheckpointParameters,
     EvaluationParameters,
     ReportingParameters,
     TrainingParameters,
+    TuningParameters,
 )
-from vaeops.schema import (
-    Block,
-    NamedStudyParameters,
-    overrides_of,
-    search_space_of,
-)
+from vaeops.schema import Block, NamedStudyParameters, overrides_of
 
 
 class ParameterError(click.ClickException, DataError):
     """Parameters that do not fit their schema. As a ClickException, `kedro run` prints
     just the message and exits with status 1, without a traceback."""
-
-
-# --------------------------------------------------------------------------- recommenders
-
-
-class TuningParameters(Block):
-    study: NamedStudyParameters
-    n_trials: NonNegativeInt
-    timeout_seconds: PositiveFloat | None
-    search_space: search_space_of(TrainingParameters)
-    contour_params: list[str]
-
-    @model_validator(mode="after")
-    def _contour_params_are_searched(self) -> "TuningParameters":
-        """The contour plot is drawn after every trial ran: a parameter it names that is
-        not searched fails here instead."""
-        searched = self.search_space.flattened()
-        if not set(self.contour_params) <= set(searched):
-            raise ValueError(
-                f"tuning.contour_params {self.contour_params} must name two entries of "
-                f"tuning.search_space: {sorted(searched)}."
-            )
-        return self
-
-
-# Settings of β's annealing, which only a Mult-VAE has.
-ANNEALING_SETTINGS = ("anneal_cap", "anneal_share", "total_anneal_steps")
-
-
-def check_searched_settings_apply(training: TrainingParameters, names: Iterable[str]) -> None:
-    """Fail before any trial when the search varies a setting the trained model ignores,
-    which would spend the study's trials on noise: β's annealing outside a Mult-VAE
-    (RecVAE weighs its KL term by ``model.gamma``), or ``anneal_share`` while
-    ``total_anneal_steps`` sets the schedule. A study's job calls it: it spans the
-    training and tuning blocks, and a run that tunes nothing may set either freely."""
-    kind = training.model.kind
-    names = set(names)
-    if not issubclass(MODEL_CLASSES[kind], MultVAE):
-        ignored = sorted(names & set(ANNEALING_SETTINGS))
-        fix = f"a {kind} has no annealed KL weight (docs/tuning.md has a RecVAE search space)"
-    else:
-        absolute = training.total_anneal_steps is not None or "total_anneal_steps" in names
-        ignored = ["anneal_share"] if absolute and "anneal_share" in names else []
-        fix = (
-            "total_anneal_steps sets the schedule instead; leave anneal_share out, or set "
-            "training.total_anneal_steps to null and leave it out"
-        )
-    if ignored:
-        raise ParameterError(
-            f"tuning.search_space varies {ignored}, settings that change nothing here: {fix}."
-        )
 
 
 class TuningGivenSplitParameters(Block):
@@ -125,79 +56,6 @@ class TuningGivenSplitParameters(Block):
     training: TrainingParameters
     evaluation: EvaluationParameters
     tuning: TuningParameters
-
-
-class BenchmarkParameters(Block):
-    models: dict[str, bool]
-    reference: str
-    headline_metric: str
-    validation_k: PositiveInt  # the cut-off of the validation NDCG behind every choice
-    table_metrics: dict[str, str]  # metric: column heading
-    rope: NonNegativeFloat
-    bootstrap_samples: PositiveInt
-    bootstrap_seed: int
-    evaluation: EvaluationParameters
-    baselines: BaselinesParameters
-    autoencoder_overrides: dict[str, overrides_of(TrainingParameters) | None]
-    autoencoders: dict[str, TrainingParameters]  # derived in YAML from the two above
-    published: PublishedParameters | None = None
-
-    @field_validator("models", mode="before")
-    @classmethod
-    def _switches(cls, models: Any) -> Any:
-        if not isinstance(models, Mapping) or not all(
-            isinstance(on, bool) for on in models.values()
-        ):
-            raise ValueError(
-                f"benchmark.models must map each model name to true or false, got {models!r}; "
-                "switch one off with e.g. `--params benchmark.models.ease=false`."
-            )
-        return models
-
-    @model_validator(mode="after")
-    def _usable_selection(self) -> "BenchmarkParameters":
-        """The selected models, the reference, the table and the published rows fit
-        together, so that no model trains before a report that cannot be written."""
-        known = set(BASELINES) | set(self.autoencoders)
-        unknown = [name for name in self.models if name not in known]
-        if unknown:
-            raise ValueError(
-                f"benchmark.models names {unknown}, which are neither baselines "
-                f"{sorted(BASELINES)} nor autoencoders configured under benchmark.autoencoders "
-                f"{sorted(self.autoencoders)}."
-            )
-        selected = [name for name, on in self.models.items() if on]
-        if self.reference not in selected or len(selected) < 2:
-            raise ValueError(
-                f"benchmark.reference ({self.reference!r}) must be one of the selected "
-                f"benchmark.models ({selected}), alongside at least one model to compare it with."
-            )
-        missing = set(self.table_metrics) - metric_names(self.evaluation.ks)
-        if missing or self.headline_metric not in self.table_metrics:
-            raise ValueError(
-                f"benchmark.table_metrics {sorted(self.table_metrics)} needs cut-offs "
-                f"missing from benchmark.evaluation.ks ({self.evaluation.ks}): "
-                f"{sorted(missing)}; and benchmark.headline_metric "
-                f"({self.headline_metric!r}) must be one of the table's metrics."
-            )
-        self._check_published()
-        return self
-
-    def _check_published(self) -> None:
-        published = self.published.models if self.published else {}
-        unknown_columns = {
-            f"{model}.{metric}"
-            for model, values in published.items()
-            for metric in values
-            if metric not in self.table_metrics
-        }
-        if unknown_columns:
-            raise ValueError(
-                f"Published values {sorted(unknown_columns)} have no column in "
-                f"benchmark.table_metrics {sorted(self.table_metrics)}; name each value after "
-                "the metric it was computed as (e.g. uncapped_recall_at_20 for a recall that "
-                "divides by all test items)."
-            )
 
 
 class BenchmarkGivenSplitParameters(Block):
@@ -234,6 +92,24 @@ class Parameters(Block):
     registry: RegistryParameters
     augmentation: AugmentationParameters
 
+    @model_validator(mode="after")
+    def _searches_change_what_trains(self, info: ValidationInfo) -> "Parameters":
+        """Each study the run reads (``read`` in the context: the blocks its pipelines
+        take) searches only settings its training block uses. Only those: a run that
+        tunes nothing may set the training block as it likes."""
+        studies = {
+            "tuning": (self.training, self.tuning),
+            "tuning_given_split.tuning": (
+                self.tuning_given_split.training,
+                self.tuning_given_split.tuning,
+            ),
+        }
+        for block, (training, tuning) in studies.items():
+            if block in (info.context or {}).get("read", ()):
+                searched = tuning.search_space.flattened()
+                check_searched_settings_apply(training, searched, f"{block}.search_space")
+        return self
+
 
 def load_parameters(config_loader: Mapping[str, Any]) -> dict[str, Any]:
     """The merged parameters; a derived block that names a missing key (say
@@ -249,10 +125,11 @@ def load_parameters(config_loader: Mapping[str, Any]) -> dict[str, Any]:
         ) from None
 
 
-def check_parameters(params: Mapping[str, Any]) -> None:
-    """Raise ParameterError naming every key of ``params`` that does not fit its schema."""
+def check_parameters(params: Mapping[str, Any], read: Iterable[str] = ()) -> None:
+    """Raise ParameterError naming every key of ``params`` that does not fit its schema,
+    and every problem across the blocks the run ``read``s (dotted names)."""
     try:
-        Parameters.model_validate(params)
+        Parameters.model_validate(params, context={"read": set(read)})
     except ValidationError as error:
         problems = "\n".join(f"  {line}" for line in _at_their_source(_describe(error, params)))
         raise ParameterError(
@@ -332,16 +209,3 @@ def _dotted(params: Mapping[str, Any], location: Sequence[str | int]) -> str:
 
 def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
-
-
-def plain_settings(value: Any) -> Any:
-    """``value`` with every settings model in it back as the dictionary it was read from.
-
-    Kedro validates a node's parameters into the model its signature names before the
-    run starts, so the run's parameters hold models; what reads them by key (the run's
-    title, kedro-mlflow's logged params) sees the keys the YAML gave, as before."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(exclude_unset=True)
-    if isinstance(value, Mapping):
-        return {key: plain_settings(item) for key, item in value.items()}
-    return value

@@ -25,9 +25,11 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.types.schema import Schema
 
 from vaeops.adapters.mlflow.pyfunc import RecommenderModel, log_recommender, recommender_signature
+from vaeops.data.settings import DatasetParameters
 from vaeops.recommenders.baselines import Popularity
 from vaeops.recommenders.retraining import (
     ServingContract,
+    ServingParameters,
     catalogue_overlap,
     comparison_scores,
     interactions_fingerprint,
@@ -66,11 +68,15 @@ class TrainedRecommender:
     def popularity(self) -> np.ndarray:
         return Popularity().fit(self.train).item_counts_
 
-    def recommender(self, serving: dict) -> Recommender:
+    def recommender(self, serving: ServingParameters) -> Recommender:
         """The model as it will be served once registered with ``serving``
         (params:registry.serving)."""
         return Recommender.from_weights(
-            self.weights, self.model_config, self.item_ids(), self.popularity(), **serving
+            self.weights,
+            self.model_config,
+            self.item_ids(),
+            self.popularity(),
+            **serving.model_dump(),
         )
 
 
@@ -131,7 +137,7 @@ class ModelRegistry:
         self,
         model: TrainedRecommender,
         tags: dict[str, str],
-        serving: dict,
+        serving: ServingParameters,
         aliases: tuple[str, ...] = (),
     ) -> ModelVersion:
         """Log the pyfunc model into the active run, register it, tag it and set ``aliases``."""
@@ -141,7 +147,7 @@ class ModelRegistry:
             model.item_ids(),
             model.popularity(),
             model.seen_users(),
-            serving,
+            serving.model_dump(),
         )
         version = mlflow.register_model(info.model_uri, self.model_name, tags=tags).version
         for alias in aliases:
@@ -187,7 +193,7 @@ def item_ids_of(item_map: pd.DataFrame) -> pd.Series:
 
 
 def contract_facts(
-    champion: ServedVersion | None, dataset: dict, item_map: pd.DataFrame
+    champion: ServedVersion | None, dataset: DatasetParameters, item_map: pd.DataFrame
 ) -> dict[str, ServingContract | float | None]:
     """The facts that say whether a model of ``dataset`` (with the split's ``item_map``)
     could serve ``champion``'s clients (``retraining.contract_breaches``)."""
@@ -195,7 +201,7 @@ def contract_facts(
     return {
         "champion_contract": champion.contract if champion else None,
         "challenger_contract": _contract(
-            dataset["name"], _custom_path(dataset), item_ids, recommender_signature(item_ids)
+            dataset.name, dataset.custom_file, item_ids, recommender_signature(item_ids)
         ),
         "catalogue_overlap": (
             catalogue_overlap(champion.model.recommender.item_ids, item_ids) if champion else None
@@ -219,7 +225,7 @@ def scores_against(
 
 
 def version_tags(
-    dataset: dict,
+    dataset: DatasetParameters,
     interactions: pd.DataFrame,
     split_summary: dict,
     model_kind: str,
@@ -230,23 +236,18 @@ def version_tags(
     fingerprint, size), its kind and ``test/<headline_metric>`` where measured. The run
     (``version.run_id``) holds every metric."""
     tags = {
-        DATASET_TAG: dataset["name"],
+        DATASET_TAG: dataset.name,
         FINGERPRINT_TAG: interactions_fingerprint(interactions),
         N_USERS_TAG: str(split_summary["total"]["users"]),
         "n_interactions": str(len(interactions)),
         "model_kind": model_kind,
     }
-    if path := _custom_path(dataset):
+    if path := dataset.custom_file:
         tags[DATASET_PATH_TAG] = path
     headline = f"test/{headline_metric}"
     if headline in test_metrics:
         tags[headline] = f"{test_metrics[headline]:.6g}"
     return tags
-
-
-def _custom_path(dataset: dict) -> str | None:
-    """A custom dataset is its file; a named one is its name, wherever its copy lies."""
-    return dataset["path"] if dataset["name"] == "custom" else None
 
 
 def _contract(

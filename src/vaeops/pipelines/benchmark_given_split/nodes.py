@@ -8,8 +8,7 @@ from vaeops.recommenders.benchmark import given_split_data
 __all__ = ["benchmark_models", "given_split_data", "report_benchmark", "split_as_given"]
 
 
-def split_as_given(given: dict) -> dict[str, Any]:
-    dataset = GivenSplitDatasetParameters.model_validate(given["dataset"])
+def split_as_given(dataset: GivenSplitDatasetParameters) -> dict[str, Any]:
     split = read_given_split(dataset)
     return {
         "train": split.train,

@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 split_as_given,
-                "params:benchmark_given_split",
+                "params:benchmark_given_split.dataset",
                 {
                     "train": "given_split_train",
                     "test_target": "given_split_test_target",

@@ -2,6 +2,7 @@ import pandas as pd
 import scipy.sparse as sp
 from matplotlib.figure import Figure
 
+from vaeops.data.settings import DatasetParameters
 from vaeops.data.sparse import resolve_device
 from vaeops.data.splits import held_out_user_ids
 from vaeops.recommenders.latent import Posterior, decoder_item_vectors, posteriors_by_split
@@ -10,9 +11,9 @@ from vaeops.recommenders.settings import ReportingParameters
 from vaeops.reports import latent_tables, latent_views
 
 
-def describe_items(item_map: pd.DataFrame, dataset: dict) -> pd.DataFrame:
+def describe_items(item_map: pd.DataFrame, dataset: DatasetParameters) -> pd.DataFrame:
     return latent_tables.describe_items(
-        item_map, dataset["name"], raw_dir=dataset["raw_dir"], path=dataset["path"]
+        item_map, dataset.name, raw_dir=dataset.raw_dir, path=dataset.path
     )
 
 

@@ -1,5 +1,6 @@
 import scipy.sparse as sp
 
+from vaeops.data.settings import DatasetParameters
 from vaeops.jobs.training import training_run
 from vaeops.recommenders.settings import CheckpointParameters, TrainingParameters
 
@@ -9,10 +10,10 @@ def train_recommender(
     validation_fold_in: sp.csr_matrix,
     validation_target: sp.csr_matrix,
     training: TrainingParameters,
-    dataset: dict,
+    dataset: DatasetParameters,
     checkpoint: CheckpointParameters | None,
 ) -> dict:
     """``checkpoint`` None trains without writing a checkpoint."""
     return training_run(
-        train, validation_fold_in, validation_target, training, dataset["name"], checkpoint
+        train, validation_fold_in, validation_target, training, dataset.name, checkpoint
     )

@@ -3,6 +3,24 @@ the test users that follows it. Both are use cases of ``jobs.tuning`` (they open
 studies and MLflow runs, which pipelines leave to jobs), typed by the settings schema:
 ``tuning`` arrives as ``TuningParameters``, checked before the run."""
 
-from vaeops.jobs.tuning import compare_on_test, tune_hyperparameters
+import scipy.sparse as sp
+
+from vaeops.data.settings import DatasetParameters
+from vaeops.jobs import tuning as jobs
+from vaeops.jobs.tuning import compare_on_test
+from vaeops.recommenders.settings import TrainingParameters, TuningParameters
 
 __all__ = ["compare_on_test", "tune_hyperparameters"]
+
+
+def tune_hyperparameters(
+    train_matrix: sp.csr_matrix,
+    validation_fold_in: sp.csr_matrix,
+    validation_target: sp.csr_matrix,
+    training: TrainingParameters,
+    tuning: TuningParameters,
+    dataset: DatasetParameters,
+) -> dict:
+    return jobs.tune_hyperparameters(
+        train_matrix, validation_fold_in, validation_target, training, tuning, dataset
+    )

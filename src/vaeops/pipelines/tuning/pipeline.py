@@ -1,3 +1,5 @@
+from collections.abc import Callable
+
 from kedro.pipeline import Pipeline, node
 
 from .nodes import compare_on_test, tune_hyperparameters
@@ -12,15 +14,16 @@ MATRICES = (
 SETTINGS = ("params:training", "params:tuning", "params:dataset", "params:evaluation")
 
 
-def study_and_comparison() -> Pipeline:
+def study_and_comparison(tune: Callable[..., dict]) -> Pipeline:
     """The study on the train and validation users, then the comparison on the test users:
     the template both tuning pipelines put under their namespace. It reads the five
-    matrices and params:training, tuning, dataset and evaluation."""
+    matrices and params:training, tuning, dataset and evaluation; ``tune`` is the study's
+    node, whose signature types params:dataset as the namespace's data source."""
     return Pipeline(
         [
             # The study sees the training and validation users only.
             node(
-                tune_hyperparameters,
+                tune,
                 [*MATRICES[:3], "params:training", "params:tuning", "params:dataset"],
                 {
                     "summary": "study_summary",
@@ -46,7 +49,7 @@ def study_and_comparison() -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     """The study of params:training on the Liang split; its outputs are ``tuning.*``."""
     return Pipeline(
-        study_and_comparison(),
+        study_and_comparison(tune_hyperparameters),
         namespace="tuning",
         inputs=set(MATRICES),
         parameters=set(SETTINGS),

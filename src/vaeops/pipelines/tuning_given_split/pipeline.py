@@ -2,7 +2,10 @@ from kedro.pipeline import Pipeline, node
 
 from vaeops.pipelines.tuning.pipeline import MATRICES, study_and_comparison
 
-from .nodes import carve_for_tuning
+from .nodes import carve_for_tuning, tune_on_given_split
+
+DATASET = "params:benchmark_given_split.dataset"
+CARVE = "params:benchmark_given_split.validation"
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -11,15 +14,12 @@ def create_pipeline(**kwargs) -> Pipeline:
     (derived in YAML) and the given split's dataset."""
     carve = node(
         carve_for_tuning,
-        "params:benchmark_given_split",
+        [DATASET, CARVE],
         {name: name for name in MATRICES},
         name="carve_validation_for_tuning",
     )
     return Pipeline(
-        [carve, study_and_comparison()],
+        [carve, study_and_comparison(tune_on_given_split)],
         namespace="tuning_given_split",
-        parameters={
-            "params:benchmark_given_split": "params:benchmark_given_split",
-            "params:dataset": "params:benchmark_given_split.dataset",
-        },
+        parameters={DATASET: DATASET, CARVE: CARVE, "params:dataset": DATASET},
     )

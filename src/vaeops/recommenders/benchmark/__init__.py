@@ -16,6 +16,7 @@ from vaeops.recommenders.benchmark.fitting import (
     AutoencoderTrainer,
     ModelLog,
     ModelRun,
+    ModelSettings,
     Validation,
     candidate_settings,
     fit_and_score,
@@ -26,7 +27,7 @@ from vaeops.recommenders.benchmark.protocol import BenchmarkData, held_out_data
 from vaeops.recommenders.benchmark.settings import (
     BASELINE_TO_BEAT,
     BASELINES,
-    selected_models,
+    BenchmarkParameters,
 )
 from vaeops.recommenders.benchmark.statistics import RECALL_DEFINITIONS, benchmark_report
 
@@ -36,8 +37,10 @@ __all__ = [
     "RECALL_DEFINITIONS",
     "AutoencoderTrainer",
     "BenchmarkData",
+    "BenchmarkParameters",
     "ModelLog",
     "ModelRun",
+    "ModelSettings",
     "Validation",
     "benchmark_report",
     "candidate_settings",
@@ -45,5 +48,4 @@ __all__ = [
     "given_split_data",
     "held_out_data",
     "refit_settings",
-    "selected_models",
 ]

@@ -23,15 +23,20 @@ from vaeops.data.sparse import resolve_device
 from vaeops.recommenders.benchmark.protocol import BenchmarkData
 from vaeops.recommenders.benchmark.settings import BASELINES
 from vaeops.recommenders.metrics import Evaluation, Scorer, evaluate, scipy_scorer
+from vaeops.recommenders.settings import EvaluationParameters, TrainingParameters
 from vaeops.recommenders.training import TrainingResult
 
 logger = logging.getLogger(__name__)
 
 # A validation split: the users' fold-in and target items.
 Validation = tuple[sp.csr_matrix, sp.csr_matrix]
-# (model name, its settings, training matrix, validation or None) -> the trained
+# (model name, its training block, training matrix, validation or None) -> the trained
 # autoencoder, holding the weights of its best validation epoch (the last without).
-AutoencoderTrainer = Callable[[str, dict, sp.csr_matrix, Validation | None], TrainingResult]
+AutoencoderTrainer = Callable[
+    [str, TrainingParameters, sp.csr_matrix, Validation | None], TrainingResult
+]
+# A baseline's keyword arguments (a list is a grid of values), or an autoencoder's block.
+ModelSettings = Mapping[str, Any] | TrainingParameters
 
 
 class ModelLog(Protocol):
@@ -46,7 +51,7 @@ class ModelLog(Protocol):
 
 # (model name, its settings) -> a context around the model's fit and scoring that
 # yields its log.
-ModelRun = Callable[[str, dict], AbstractContextManager[ModelLog]]
+ModelRun = Callable[[str, ModelSettings], AbstractContextManager[ModelLog]]
 
 
 def candidate_settings(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -58,15 +63,15 @@ def candidate_settings(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     )
 
 
-def refit_settings(settings: Mapping[str, Any], chosen: TrainingResult) -> dict[str, Any]:
+def refit_settings(settings: TrainingParameters, chosen: TrainingResult) -> TrainingParameters:
     """The settings that rerun the run which kept ``chosen.best_epoch``, on all train items
     and up to that epoch: the same seed, nothing to stop on, and β reaching its cap at
     the same update as in that run, although the refit plans fewer epochs."""
     kept, config = chosen.best_epoch, chosen.config
-    refit = {**settings, "epochs": kept, "patience": None}
+    refit = {**settings.model_dump(exclude_unset=True), "epochs": kept, "patience": None}
     if config.total_anneal_steps is None:
         refit["anneal_share"] = config.anneal_share * config.epochs / kept
-    return refit
+    return TrainingParameters.model_validate(refit)
 
 
 @dataclass(frozen=True)
@@ -77,9 +82,9 @@ class _Fitted:
 
 
 def fit_and_score(
-    settings: Mapping[str, dict],
+    settings: Mapping[str, ModelSettings],
     data: BenchmarkData,
-    evaluation: Mapping[str, Any],
+    evaluation: EvaluationParameters,
     headline_metric: str,
     validation_k: int,
     train_autoencoder: AutoencoderTrainer,
@@ -87,13 +92,13 @@ def fit_and_score(
 ) -> dict[str, Any]:
     """Fit each model of ``settings`` (name: settings, in order), make its choices on the
     validation users, refit it where ``data`` says so, and only then score it on the test
-    users with ``evaluation`` (ks, batch_size, device).
+    users with ``evaluation``.
 
     A baseline is fitted once per combination of its listed values, keeping the one
     with the best validation NDCG@``validation_k``; any other name is an autoencoder,
     trained by ``train_autoencoder``, which keeps its best validation epoch.
     """
-    device = resolve_device(evaluation["device"])
+    device = resolve_device(evaluation.device)
     models = {}
     for position, (name, model_settings) in enumerate(settings.items(), start=1):
         logger.info("benchmark model %d/%d: %s", position, len(settings), name)
@@ -109,8 +114,8 @@ def fit_and_score(
                     fitted.scorer,
                     data.test_fold_in,
                     data.test_target,
-                    ks=evaluation["ks"],
-                    batch_size=evaluation["batch_size"],
+                    ks=evaluation.ks,
+                    batch_size=evaluation.batch_size,
                     device=device,
                 )
             _log_outcome(log, fitted, scored)
@@ -134,7 +139,7 @@ def _fit_baseline(
     settings: Mapping[str, Any],
     data: BenchmarkData,
     validation_k: int,
-    evaluation: Mapping[str, Any],
+    evaluation: EvaluationParameters,
     device: torch.device,
 ) -> _Fitted:
     started = time.perf_counter()
@@ -154,7 +159,7 @@ def _fit_baseline(
                 data.validation_fold_in,
                 data.validation_target,
                 ks=(validation_k,),
-                batch_size=evaluation["batch_size"],
+                batch_size=evaluation.batch_size,
                 device=device,
             ).summary()[metric]
         grid.append({**candidate, f"validation_{metric}": score})
@@ -186,7 +191,7 @@ def _fit_baseline(
 
 def _fit_autoencoder(
     name: str,
-    settings: dict,
+    settings: TrainingParameters,
     data: BenchmarkData,
     train_autoencoder: AutoencoderTrainer,
     device: torch.device,

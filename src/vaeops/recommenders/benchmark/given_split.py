@@ -3,9 +3,6 @@ carved out of the train part."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import scipy.sparse as sp
 
 from vaeops.data.settings import CarvedValidationParameters
@@ -15,7 +12,10 @@ from vaeops.recommenders.benchmark.protocol import BenchmarkData
 
 
 def given_split_data(
-    train: sp.csr_matrix, test_target: sp.csr_matrix, validation: Mapping[str, Any], refit: bool
+    train: sp.csr_matrix,
+    test_target: sp.csr_matrix,
+    validation: CarvedValidationParameters,
+    refit: bool,
 ) -> BenchmarkData:
     """A split that ships train and test parts: the validation users are carved out of
     the train part (``validation`` holds carve_validation's share, seed and max_users),
@@ -25,11 +25,11 @@ def given_split_data(
     every user's row, so an epoch of the refit has as many updates as one of the run
     that chose it.
     """
-    carved = carve_validation(train, CarvedValidationParameters.model_validate(validation))
+    carved = carve_validation(train, validation)
     n_users = int(carved.rows.size)
     drawn = (
-        f"at most {validation['max_users']:,} users drawn at random"
-        if validation.get("max_users")
+        f"at most {validation.max_users:,} users drawn at random"
+        if validation.max_users
         else "every user with two or more train items"
     )
     refitting = (
@@ -41,11 +41,11 @@ def given_split_data(
     protocol = {
         "validation": "carved from the train part",
         "validation_users": n_users,
-        **validation,
+        **validation.model_dump(),
         "refit": refit,
         "description": (
             f"{_EVERY_CHOICE} was made on {n_users:,} validation users carved from the train "
-            f"part ({drawn}, seed {validation['seed']}): a share {validation['share']} of "
+            f"part ({drawn}, seed {validation.seed}): a share {validation.share} of "
             "each one's train items became their validation targets, the rest their "
             f"fold-in. {refitting} The test part played no role in any choice; it was "
             "scored once, at the end, with every user's train items as their fold-in."

@@ -7,10 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import NonNegativeFloat, PositiveFloat, PositiveInt
+from pydantic import (
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from vaeops.recommenders.baselines import EASE, ItemKNN, MatrixFactorization, Popularity
-from vaeops.schema import Block, Grid
+from vaeops.recommenders.metrics import metric_names
+from vaeops.recommenders.settings import EvaluationParameters, TrainingParameters
+from vaeops.schema import Block, Grid, overrides_of
 
 BASELINES = {
     "popularity": Popularity,
@@ -21,9 +29,6 @@ BASELINES = {
 # The closed-form EASE matches Mult-VAE on MovieLens (Steck 2019): an autoencoder
 # is worth choosing only where it beats EASE, so each one is compared with it.
 BASELINE_TO_BEAT = "ease"
-# Entries of params:benchmark_given_split that describe the data and its protocol
-# rather than override params:benchmark.
-GIVEN_SPLIT_OWN_KEYS = ("dataset", "validation", "refit", "published")
 
 
 class NoKeywords(Block):
@@ -63,6 +68,84 @@ class PublishedParameters(Block):
     models: dict[str, dict[str, float]]  # model: {metric: value}
 
 
-def selected_models(benchmark: Mapping[str, Any]) -> list[str]:
-    """The names of the models switched on in ``benchmark.models``, in table order."""
-    return [name for name, on in benchmark["models"].items() if on]
+class BenchmarkParameters(Block):
+    models: dict[str, bool]
+    reference: str
+    headline_metric: str
+    validation_k: PositiveInt  # the cut-off of the validation NDCG behind every choice
+    table_metrics: dict[str, str]  # metric: column heading
+    rope: NonNegativeFloat
+    bootstrap_samples: PositiveInt
+    bootstrap_seed: int
+    evaluation: EvaluationParameters
+    baselines: BaselinesParameters
+    autoencoder_overrides: dict[str, overrides_of(TrainingParameters) | None]
+    autoencoders: dict[str, TrainingParameters]  # derived in YAML from the two above
+    published: PublishedParameters | None = None
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _switches(cls, models: Any) -> Any:
+        if not isinstance(models, Mapping) or not all(
+            isinstance(on, bool) for on in models.values()
+        ):
+            raise ValueError(
+                f"benchmark.models must map each model name to true or false, got {models!r}; "
+                "switch one off with e.g. `--params benchmark.models.ease=false`."
+            )
+        return models
+
+    def selected_models(self) -> list[str]:
+        """The names of the models switched on in ``models``, in table order."""
+        return [name for name, on in self.models.items() if on]
+
+    def model_settings(self, name: str) -> dict[str, Any] | TrainingParameters:
+        """A baseline's keyword arguments (a list is a grid), or an autoencoder's block."""
+        if name in BASELINES:
+            return getattr(self.baselines, name).model_dump()
+        return self.autoencoders[name]
+
+    @model_validator(mode="after")
+    def _usable_selection(self) -> BenchmarkParameters:
+        """The selected models, the reference, the table and the published rows fit
+        together, so that no model trains before a report that cannot be written."""
+        known = set(BASELINES) | set(self.autoencoders)
+        unknown = [name for name in self.models if name not in known]
+        if unknown:
+            raise ValueError(
+                f"benchmark.models names {unknown}, which are neither baselines "
+                f"{sorted(BASELINES)} nor autoencoders configured under benchmark.autoencoders "
+                f"{sorted(self.autoencoders)}."
+            )
+        selected = self.selected_models()
+        if self.reference not in selected or len(selected) < 2:
+            raise ValueError(
+                f"benchmark.reference ({self.reference!r}) must be one of the selected "
+                f"benchmark.models ({selected}), alongside at least one model to compare it with."
+            )
+        missing = set(self.table_metrics) - metric_names(self.evaluation.ks)
+        if missing or self.headline_metric not in self.table_metrics:
+            raise ValueError(
+                f"benchmark.table_metrics {sorted(self.table_metrics)} needs cut-offs "
+                f"missing from benchmark.evaluation.ks ({self.evaluation.ks}): "
+                f"{sorted(missing)}; and benchmark.headline_metric "
+                f"({self.headline_metric!r}) must be one of the table's metrics."
+            )
+        self._check_published()
+        return self
+
+    def _check_published(self) -> None:
+        published = self.published.models if self.published else {}
+        unknown_columns = {
+            f"{model}.{metric}"
+            for model, values in published.items()
+            for metric in values
+            if metric not in self.table_metrics
+        }
+        if unknown_columns:
+            raise ValueError(
+                f"Published values {sorted(unknown_columns)} have no column in "
+                f"benchmark.table_metrics {sorted(self.table_metrics)}; name each value after "
+                "the metric it was computed as (e.g. uncapped_recall_at_20 for a recall that "
+                "divides by all test items)."
+            )

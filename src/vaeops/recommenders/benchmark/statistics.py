@@ -6,7 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from vaeops.errors import DataError
-from vaeops.recommenders.benchmark.settings import BASELINE_TO_BEAT, BASELINES
+from vaeops.recommenders.benchmark.settings import (
+    BASELINE_TO_BEAT,
+    BASELINES,
+    BenchmarkParameters,
+)
 from vaeops.recommenders.metrics import Evaluation
 from vaeops.statistics.paired_users import ComparisonResult, compare_paired
 
@@ -17,21 +21,21 @@ RECALL_DEFINITIONS = (
 )
 
 
-def benchmark_report(results: dict[str, Any], benchmark: dict) -> dict[str, Any]:
+def benchmark_report(results: dict[str, Any], benchmark: BenchmarkParameters) -> dict[str, Any]:
     """The protocol, the comparison table, each model's choices and, on the headline
     metric, Bayesian-bootstrap probabilities for the reference model against each other
     model and for each autoencoder against EASE."""
     models = results["models"]
-    reference, metric = benchmark["reference"], benchmark["headline_metric"]
+    reference, metric = benchmark.reference, benchmark.headline_metric
     evaluations: dict[str, Evaluation] = {name: r["evaluation"] for name, r in models.items()}
 
     def compare(a: str, b: str) -> ComparisonResult:
         return compare_paired(
             evaluations[a].per_user[metric],
             _paired(evaluations[b], evaluations[a]).per_user[metric],
-            rope=benchmark["rope"],
-            n_samples=benchmark["bootstrap_samples"],
-            seed=benchmark["bootstrap_seed"],
+            rope=benchmark.rope,
+            n_samples=benchmark.bootstrap_samples,
+            seed=benchmark.bootstrap_seed,
         )
 
     comparisons = {other: compare(reference, other) for other in evaluations if other != reference}
@@ -43,7 +47,7 @@ def benchmark_report(results: dict[str, Any], benchmark: dict) -> dict[str, Any]
     return {
         "protocol": results["protocol"],
         "headline_metric": metric,
-        "table_metrics": benchmark["table_metrics"],
+        "table_metrics": benchmark.table_metrics,
         "recall_definitions": RECALL_DEFINITIONS,
         "reference": reference,
         "n_evaluated_users": int(evaluations[reference].rows.size),
@@ -60,7 +64,7 @@ def benchmark_report(results: dict[str, Any], benchmark: dict) -> dict[str, Any]
             name: _probabilities(c, name, BASELINE_TO_BEAT) for name, c in against_ease.items()
         },
         "best_autoencoder": _best_on_validation(models, against_ease),
-        "published": benchmark.get("published"),
+        "published": benchmark.published.model_dump() if benchmark.published else None,
     }
 
 

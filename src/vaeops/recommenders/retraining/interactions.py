@@ -19,17 +19,20 @@ from vaeops.errors import DataError
 logger = logging.getLogger(__name__)
 
 
-def current_interactions(dataset: dict, extra_files: Sequence[str] | None) -> pd.DataFrame:
+def current_interactions(
+    dataset: DatasetParameters, extra_files: Sequence[str] | None
+) -> pd.DataFrame:
     """The dataset as configured plus ``extra_files``, repeated pairs merged.
 
     Extra files of a custom dataset have its columns (``dataset.columns``); for a
     named dataset they use the standard names user, item[, rating][, timestamp].
     """
-    interactions = load_configured(DatasetParameters.model_validate(dataset))
+    interactions = load_configured(dataset)
     if not extra_files:
         return interactions
-    if dataset["name"] == "custom":
-        columns = dataset["columns"]
+    custom = dataset.name == "custom"
+    if custom:
+        columns = dataset.columns.model_dump()
     else:
         columns = {
             role: (role if role in interactions.columns else None) for role in INTERACTION_COLUMNS
@@ -38,10 +41,10 @@ def current_interactions(dataset: dict, extra_files: Sequence[str] | None) -> pd
     for path in extra_files:
         extra = load_interactions(
             "custom",
-            raw_dir=dataset["raw_dir"],
+            raw_dir=dataset.raw_dir,
             path=path,
             columns=columns,
-            separator=dataset.get("separator") if dataset["name"] == "custom" else None,
+            separator=dataset.separator if custom else None,
         )
         for column in ("user", "item"):
             if pd.api.types.is_integer_dtype(extra[column]) != pd.api.types.is_integer_dtype(

@@ -182,25 +182,21 @@ def test_contour_params_must_be_searched(shipped):
     ]
 
 
-def searched_problem(params: dict) -> str | None:
-    """check_searched_settings_apply's message for the training and tuning blocks."""
-    from vaeops.adapters.kedro.parameters import check_searched_settings_apply
-    from vaeops.recommenders.settings import TrainingParameters
-
-    checked = Parameters.model_validate(params)
+def searched_problem(params: dict, study: str = "tuning") -> str | None:
+    """The schema's message for a run that reads the ``study`` block; none for a run that
+    tunes nothing."""
+    check_parameters(params)
     try:
-        check_searched_settings_apply(
-            TrainingParameters.model_validate(params["training"]),
-            checked.tuning.search_space.flattened(),
-        )
+        check_parameters(params, read={"training", study})
     except ParameterError as error:
-        return error.message
+        return error.message.split("nothing ran:\n  ")[1]
     return None
 
 
 def test_searching_a_setting_the_model_ignores_fails_and_says_why(shipped):
-    """A study's job checks it before any trial; a run that tunes nothing may set the
-    training block freely (the paper's total_anneal_steps with the shipped search space)."""
+    """Checked for the studies a run reads, before it starts; a run that tunes nothing may
+    set the training block freely (the paper's total_anneal_steps with the shipped search
+    space)."""
     annealed = {"type": "float", "low": 0.0, "high": 1.0}
     recvae_model = {
         **shipped["training"]["model"],
@@ -239,32 +235,12 @@ def test_searching_a_setting_the_model_ignores_fails_and_says_why(shipped):
     without_share = copy.deepcopy(paper_schedule)
     del without_share["tuning"]["search_space"]["anneal_share"]
     assert searched_problem(without_share) is None
-
-
-def test_hooks_read_settings_models_back_as_the_mappings_of_the_yaml(shipped):
-    """Kedro 1.7 puts the model a node names into the parameters; the hooks and
-    kedro-mlflow's param logging see the YAML's mappings again, keys left out staying out."""
-    from vaeops.adapters.kedro.parameters import plain_settings
-    from vaeops.data.settings import (
-        CarvedValidationParameters,
-        DatasetParameters,
-        PreprocessingParameters,
+    # The given split's study is checked against its own training block.
+    given = changed(shipped, "tuning_given_split.training.model.kind", "multdae")
+    assert searched_problem(given) is None
+    assert searched_problem(given, "tuning_given_split.tuning").startswith(
+        "tuning_given_split.tuning.search_space varies ['anneal_cap'], settings that change"
     )
-
-    given_split = copy.deepcopy(shipped["benchmark_given_split"])
-    params = {
-        "dataset": DatasetParameters.model_validate(shipped["dataset"]),
-        "preprocessing": PreprocessingParameters.model_validate(shipped["preprocessing"]),
-        "benchmark_given_split": given_split,
-    }
-    validation = given_split["validation"]
-    given_split["validation"] = CarvedValidationParameters.model_validate(validation)
-    plain = plain_settings(params)
-    assert plain["dataset"] == shipped["dataset"]
-    assert plain["preprocessing"] == shipped["preprocessing"]
-    assert plain["benchmark_given_split"]["validation"] == validation
-    without_separator = {k: v for k, v in shipped["dataset"].items() if k != "separator"}
-    assert plain_settings(DatasetParameters.model_validate(without_separator)) == without_separator
 
 
 @pytest.mark.parametrize(
