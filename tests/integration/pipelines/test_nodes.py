@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from tests.helpers.markdown_tables import markdown_tables
 from tests.helpers.settings import training_settings
 from tests.helpers.tiny import TINY_TRAINING_PARAMS
+from vaeops.data.settings import DatasetParameters
 from vaeops.pipelines.evaluation.nodes import evaluate_on_test
 from vaeops.pipelines.ingestion.nodes import ingest_interactions
 from vaeops.pipelines.training.nodes import train_recommender
@@ -22,6 +23,8 @@ DATASET_PARAMS = {
     "columns": {"user": "uid", "item": "sku", "rating": "stars", "timestamp": None},
 }
 
+CUSTOM = DatasetParameters.model_validate({**DATASET_PARAMS, "path": "clicks.csv"})
+
 
 def test_ingestion_reads_a_custom_file_with_configured_columns(tmp_path):
     log = tmp_path / "clicks.csv"
@@ -29,7 +32,7 @@ def test_ingestion_reads_a_custom_file_with_configured_columns(tmp_path):
         log, index=False
     )
     dataset = {**DATASET_PARAMS, "path": str(log), "raw_dir": str(tmp_path)}
-    frame = ingest_interactions(dataset)
+    frame = ingest_interactions(DatasetParameters.model_validate(dataset))
     assert list(frame.columns) == ["user", "item", "rating"]
     assert len(frame) == 3
 
@@ -37,7 +40,7 @@ def test_ingestion_reads_a_custom_file_with_configured_columns(tmp_path):
 def test_ingestion_rejects_an_unknown_dataset_with_the_valid_names(tmp_path):
     dataset = {**DATASET_PARAMS, "name": "movielens", "raw_dir": str(tmp_path)}
     with pytest.raises(ValidationError, match="ml-100k"):
-        ingest_interactions(dataset)
+        ingest_interactions(DatasetParameters.model_validate(dataset))
 
 
 def community_split():
@@ -66,8 +69,8 @@ TRAINING_PARAMS = training_settings(**{**TINY_TRAINING_PARAMS, "epochs": 3, "bat
 
 def test_training_then_evaluation_nodes_produce_reports_for_both_models():
     train, fold_in, target = community_split()
-    trained = train_recommender(train, fold_in, target, TRAINING_PARAMS, {"name": "toy"}, None)
-    assert trained["run_tags"] == {"dataset": "toy", "device": "cpu", "model": "multvae"}
+    trained = train_recommender(train, fold_in, target, TRAINING_PARAMS, CUSTOM, None)
+    assert trained["run_tags"] == {"dataset": "custom", "device": "cpu", "model": "multvae"}
     assert len(trained["history"]) == 3
     assert training_curves(trained["history"]).axes
 
