@@ -1,4 +1,4 @@
-"""`mlflow models serve -m models:/vaeops-multvae@champion` answers; bad requests get 400."""
+"""`mlflow models serve -m models:/vaeops-multvae-ml-100k@champion` answers; bad requests get 400."""
 
 import http.client
 import json
@@ -24,7 +24,7 @@ from vaeops.data.splits import liang_split
 from vaeops.recommenders.models import saved_config
 from vaeops.recommenders.training import train_autoencoder
 
-MODEL = "vaeops-multvae"
+MODEL = "vaeops-multvae-ml-100k"
 STAR_WARS, EMPIRE, JEDI = 50, 172, 181  # MovieLens 100K item ids
 
 

@@ -33,7 +33,7 @@ def test_default_run_ends_with_its_results_and_where_to_find_them(
         (kedro_project / "data/07_model_output/training_summary.json").read_text()
     )
     assert facts["kept epoch"] == f"{training['best_epoch']} of 2"
-    assert facts["registered"] == "vaeops-multvae version 1 (champion)"
+    assert facts["registered"] == "vaeops-multvae-ml-100k version 1 (champion)"
     assert facts["reports"] == "data/08_reporting/evaluation_report.md"
     assert "            data/08_reporting/latent/traversal.md" in lines
 
@@ -45,5 +45,5 @@ def test_default_run_ends_with_its_results_and_where_to_find_them(
         f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
     )
     assert facts["serve"].endswith(
-        "mlflow models serve -m models:/vaeops-multvae@champion --env-manager local --port 5001"
+        "mlflow models serve -m models:/vaeops-multvae-ml-100k/1 --env-manager local --port 5001"
     )

@@ -1,12 +1,14 @@
-"""The interactions a run read, logged as the MLflow run's input.
+"""What a run read and ran: its interactions, logged as the MLflow run's input, and the
+project's git commit.
 
-With it the UI's Dataset column names the data each run used, and runs on the same
-rows share a digest, which is the prefix of the fingerprint the model registry tags
+With the input the UI's Dataset column names the data each run used, and runs on the
+same rows share a digest, which is the prefix of the fingerprint the model registry tags
 each version with (``dataset_fingerprint``).
 """
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +18,7 @@ import mlflow
 import pandas as pd
 
 from vaeops.adapters.mlflow.registry import FINGERPRINT_TAG
+from vaeops.data.ingest import load_given_split
 from vaeops.recommenders.retraining import interactions_fingerprint
 
 # MLflow stores at most 36 characters of a dataset digest; the full fingerprint is the
@@ -54,3 +57,20 @@ def log_interactions_input(interactions: pd.DataFrame, dataset: Mapping[str, Any
             digest=fingerprint[:DIGEST_LENGTH],
         )
         mlflow.log_input(data, context=INPUT_CONTEXT, tags={FINGERPRINT_TAG: fingerprint})
+
+
+def given_split_interactions(dataset: Mapping[str, Any]) -> pd.DataFrame:
+    """The interactions of a split that ships with its data (benchmark_given_split.dataset):
+    both parts, each row's ``part`` saying which."""
+    train, test = load_given_split(dataset["name"], dataset["raw_dir"], dataset["path"])
+    return pd.concat([train.assign(part="train"), test.assign(part="test")], ignore_index=True)
+
+
+def current_git_commit() -> str | None:
+    """The checkout's commit, None outside a git checkout or without git."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
