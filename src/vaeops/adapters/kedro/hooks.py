@@ -2,6 +2,7 @@
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,7 +31,9 @@ from vaeops.adapters.kedro.run_summary import (
 )
 from vaeops.adapters.mlflow.lineage import (
     current_git_commit,
+    dataset_label,
     given_split_interactions,
+    interactions_source,
     log_interactions_input,
 )
 from vaeops.adapters.mlflow.tracking import (
@@ -165,11 +168,16 @@ class MlflowRecordHooks:
 
     def _log_read_split(self, inputs: set[str], catalog: CatalogProtocol) -> None:
         """Log the interactions behind a split the run reads but does not make: the
-        ingested ones a Liang split on disk was made from, or both parts of a given split.
+        ingested file a Liang split on disk was made from, or both parts of a given split.
         A given split that cannot be read is left to the node that reads it, which says
         what is wrong."""
-        if inputs & LIANG_SPLIT and catalog.exists("interactions"):
-            log_interactions_input(catalog.load("interactions"), self._parameters["dataset"])
+        if inputs & LIANG_SPLIT and catalog.exists(INGESTED_INTERACTIONS[0]):
+            ingested = catalog.config_resolver.resolve_pattern(INGESTED_INTERACTIONS[0])
+            log_interactions_input(
+                catalog.load(INGESTED_INTERACTIONS[0]),
+                dataset_label(self._parameters["dataset"]),
+                Path(ingested["filepath"]).resolve().as_uri(),
+            )
             self._input_logged = True
         if GIVEN_SPLIT_DATASET in inputs:
             dataset = self._parameters["benchmark_given_split"]["dataset"]
@@ -177,7 +185,9 @@ class MlflowRecordHooks:
                 interactions = given_split_interactions(dataset)
             except DataError:
                 return
-            log_interactions_input(interactions, dataset)
+            log_interactions_input(
+                interactions, dataset_label(dataset), interactions_source(dataset)
+            )
             self._input_logged = True
 
     @hook_impl
@@ -194,7 +204,8 @@ class MlflowRecordHooks:
             return
         run = mlflow.active_run()
         if run is not None and isinstance(data, pd.DataFrame) and run.info.run_id == self._run_id:
-            log_interactions_input(data, self._parameters["dataset"])
+            dataset = self._parameters["dataset"]
+            log_interactions_input(data, dataset_label(dataset), interactions_source(dataset))
             self._input_logged = True
 
 

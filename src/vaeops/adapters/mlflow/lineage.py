@@ -17,6 +17,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
+import vaeops
 from vaeops.adapters.mlflow.registry import FINGERPRINT_TAG
 from vaeops.data.ingest import load_given_split
 from vaeops.recommenders.retraining import interactions_fingerprint
@@ -41,9 +42,9 @@ def interactions_source(dataset: Mapping[str, Any]) -> str:
     return Path(location).resolve().as_uri()
 
 
-def log_interactions_input(interactions: pd.DataFrame, dataset: Mapping[str, Any]) -> None:
-    """Log ``interactions`` as an input of the active MLflow run, named and located as the
-    ``dataset`` parameters block says."""
+def log_interactions_input(interactions: pd.DataFrame, name: str, source: str) -> None:
+    """Log ``interactions`` as an input of the active MLflow run, as ``name`` (a
+    ``dataset_label``) read from ``source`` (a URI)."""
     fingerprint = interactions_fingerprint(interactions)
     with warnings.catch_warnings():
         # MLflow registers two equivalent sources for local files and says so, and gives
@@ -52,8 +53,8 @@ def log_interactions_input(interactions: pd.DataFrame, dataset: Mapping[str, Any
         warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column")
         data = mlflow.data.from_pandas(
             interactions,
-            source=interactions_source(dataset),
-            name=dataset_label(dataset),
+            source=source,
+            name=name,
             digest=fingerprint[:DIGEST_LENGTH],
         )
         mlflow.log_input(data, context=INPUT_CONTEXT, tags={FINGERPRINT_TAG: fingerprint})
@@ -67,10 +68,15 @@ def given_split_interactions(dataset: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def current_git_commit() -> str | None:
-    """The checkout's commit, None outside a git checkout or without git."""
+    """The commit of the vaeops code that runs: that of the checkout the package lies in,
+    wherever the run's working directory is; None for an installed copy or without git."""
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+            ["git", "-C", str(Path(vaeops.__file__).parent), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None

@@ -11,6 +11,7 @@ from vaeops.adapters.kedro.run_summary import (
     RunSummary,
     benchmark_table,
     catalog_filepaths,
+    data_sets,
     evaluation_table,
     format_summary,
     kept_epoch,
@@ -106,6 +107,16 @@ def test_a_custom_dataset_is_named_by_its_file():
     assert run_title(["training"], {**PARAMETERS, "dataset": dataset}) == (
         "training · multvae · clicks.parquet"
     )
+
+
+def test_the_data_sets_a_run_reads_are_its_pipelines_each_named_once():
+    def names(pipeline_names):
+        return [block["name"] for block in data_sets(pipeline_names, PARAMETERS)]
+
+    assert names(None) == ["ml-100k"]
+    assert names(["benchmark", "training"]) == ["ml-100k"]
+    assert names(["benchmark", "tuning_given_split"]) == ["ml-100k", "gowalla"]
+    assert names(["augmentation"]) == ["digits", "wine"]
 
 
 def test_interactions_source_is_the_given_path_else_the_cache_folder(tmp_path, monkeypatch):
