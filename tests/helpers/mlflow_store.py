@@ -7,7 +7,6 @@ Creating a new store runs every MLflow schema migration, about 10 s on a busy
 from __future__ import annotations
 
 import atexit
-import json
 import shutil
 import sqlite3
 import subprocess
@@ -56,13 +55,16 @@ def tracking_into(folder: Path) -> Iterator[mlflow.MlflowClient]:
         mlflow.set_tracking_uri(previous_uri)
 
 
-def assert_records_its_data(run: mlflow.entities.Run, dataset: str, interactions, source: Path):
+def assert_records_its_data(run: mlflow.entities.Run, dataset: str, interactions):
     """``run`` (a kedro-mlflow run, read back) names its data as every pipeline's run
-    does: one Dataset input, ``interactions`` by digest, read from ``source``, and the
-    tags ``dataset`` and ``git_commit`` (the checkout's)."""
+    does: one Dataset input, ``interactions`` by digest, and the tags ``dataset`` and
+    ``git_commit`` (the checkout's). MLflow keeps one dataset per name and digest in an
+    experiment, with the source of the run that logged it first."""
     [logged] = run.inputs.dataset_inputs
-    assert logged.dataset.digest == interactions_fingerprint(interactions)[:36]
-    assert json.loads(logged.dataset.source) == {"uri": source.resolve().as_uri()}
+    assert (logged.dataset.name, logged.dataset.digest) == (
+        dataset,
+        interactions_fingerprint(interactions)[:36],
+    )
     assert run.data.tags["dataset"] == dataset
     commit = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True

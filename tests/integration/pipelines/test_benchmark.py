@@ -107,6 +107,5 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
     assert parent.data.metrics == pytest.approx(
         {f"{headline}.{name}": report["models"][name][headline] for name in ALL_MODELS}
     )
-    # Read from the ingested file the split on disk was made from.
     ingested = kedro_project / "data/02_intermediate/interactions.parquet"
-    assert_records_its_data(parent, "ml-100k", pd.read_parquet(ingested), ingested)
+    assert_records_its_data(parent, "ml-100k", pd.read_parquet(ingested))

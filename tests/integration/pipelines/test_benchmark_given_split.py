@@ -102,7 +102,9 @@ def test_any_lightgcn_folder_is_benchmarked_with_choices_made_on_carved_validati
     assert parent.data.metrics == pytest.approx(
         {f"ndcg_at_20.{name}": report["models"][name]["ndcg_at_20"] for name in MODELS}
     )
-    assert_records_its_data(parent, "lightgcn", both_parts(folder), folder)
+    assert_records_its_data(parent, "lightgcn", both_parts(folder))
+    [logged] = parent.inputs.dataset_inputs
+    assert json.loads(logged.dataset.source) == {"uri": folder.as_uri()}
 
 
 def test_the_benchmark_it_runs_is_derived_in_yaml_with_the_published_rows_of_its_dataset():

@@ -166,7 +166,7 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
     )
     assert parent.data.params["best.anneal_cap"] == str(study.best_params["anneal_cap"])
     ingested = kedro_project / "data/02_intermediate/interactions.parquet"
-    assert_records_its_data(parent, "ml-100k", pd.read_parquet(ingested), ingested)
+    assert_records_its_data(parent, "ml-100k", pd.read_parquet(ingested))
     artifacts = {item.path for item in client.list_artifacts(parent.info.run_id, "tuning")}
     plots = {
         item.path.split("/")[-1]

@@ -1,5 +1,7 @@
 """`kedro run --pipelines tuning_given_split` on a small split in LightGCN's format."""
 
+import json
+
 import mlflow
 import optuna
 import pytest
@@ -93,4 +95,6 @@ def test_the_study_tunes_the_benchmarks_block_on_carved_validation_then_scores_t
     }
     assert "tuning_given_split/best_params.yml" in artifacts
     assert mlflow.get_run(parent.info.run_id).info.status == "FINISHED"
-    assert_records_its_data(parent, "lightgcn", both_parts(folder), folder)
+    assert_records_its_data(parent, "lightgcn", both_parts(folder))
+    [logged] = parent.inputs.dataset_inputs
+    assert json.loads(logged.dataset.source) == {"uri": folder.as_uri()}

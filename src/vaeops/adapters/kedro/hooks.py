@@ -100,8 +100,9 @@ class DataErrorHooks:
 
 # The datasets that hold the interactions a run ingested, logged as its MLflow input.
 INGESTED_INTERACTIONS = ("interactions", "retraining_interactions")
-# The Liang split preprocessing makes from `interactions`; a run that reads it from disk
+# The Liang split preprocessing makes from SPLIT_SOURCE; a run that reads it from disk
 # (benchmark, tuning, training alone) logs those interactions as its input.
+SPLIT_SOURCE = "interactions"
 LIANG_SPLIT = frozenset(
     {
         "train_matrix",
@@ -171,10 +172,10 @@ class MlflowRecordHooks:
         ingested file a Liang split on disk was made from, or both parts of a given split.
         A given split that cannot be read is left to the node that reads it, which says
         what is wrong."""
-        if inputs & LIANG_SPLIT and catalog.exists(INGESTED_INTERACTIONS[0]):
-            ingested = catalog.config_resolver.resolve_pattern(INGESTED_INTERACTIONS[0])
+        if inputs & LIANG_SPLIT and catalog.exists(SPLIT_SOURCE):
+            ingested = catalog.config_resolver.resolve_pattern(SPLIT_SOURCE)
             log_interactions_input(
-                catalog.load(INGESTED_INTERACTIONS[0]),
+                catalog.load(SPLIT_SOURCE),
                 dataset_label(self._parameters["dataset"]),
                 Path(ingested["filepath"]).resolve().as_uri(),
             )
