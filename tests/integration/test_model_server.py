@@ -19,6 +19,7 @@ from tests.helpers.settings import training_settings
 from vaeops.adapters.mlflow.registry import CHAMPION, ModelRegistry, TrainedRecommender
 from vaeops.data.splits import liang_split
 from vaeops.recommenders.models import saved_config
+from vaeops.recommenders.retraining import ServingParameters
 from vaeops.recommenders.training import train_autoencoder
 
 MODEL = "vaeops-multvae-ml-100k"
@@ -48,12 +49,9 @@ def champion(ml100k_interactions, tmp_path_factory) -> tuple[str, list[int]]:
         ModelRegistry(MODEL).register(
             trained,
             tags={"dataset": "ml-100k"},
-            serving={
-                "default_k": 10,
-                "max_k": 100,
-                "max_histories": 50,
-                "max_history_length": 2000,
-            },
+            serving=ServingParameters(
+                default_k=10, max_k=100, max_histories=50, max_history_length=2000
+            ),
             aliases=(CHAMPION,),
         )
         uri = client.tracking_uri
