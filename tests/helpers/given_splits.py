@@ -1,6 +1,7 @@
 """Train/test splits in the LightGCN format, written for tests."""
 
 import numpy as np
+import pandas as pd
 
 
 def write_lightgcn_split(folder, n_users=60, n_items=30, seed=0):
@@ -17,3 +18,15 @@ def write_lightgcn_split(folder, n_users=60, n_items=30, seed=0):
             test.write(" ".join(map(str, [user, *items[6:]])) + "\n")
             n_test += 2
     return n_test
+
+
+def both_parts(folder) -> pd.DataFrame:
+    """The (user, item) rows of a LightGCN split folder, each with the ``part`` it is in."""
+    rows = [
+        (int(user), int(item), part)
+        for part in ("train", "test")
+        for line in (folder / f"{part}.txt").read_text().splitlines()
+        for user, *items in [line.split()]
+        for item in items
+    ]
+    return pd.DataFrame(rows, columns=["user", "item", "part"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import sqlite3
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,9 @@ from functools import cache
 from pathlib import Path
 
 import mlflow
+
+from tests.conftest import REPO_ROOT
+from vaeops.recommenders.retraining import interactions_fingerprint
 
 
 @cache
@@ -49,3 +53,20 @@ def tracking_into(folder: Path) -> Iterator[mlflow.MlflowClient]:
         yield mlflow.MlflowClient(uri)
     finally:
         mlflow.set_tracking_uri(previous_uri)
+
+
+def assert_records_its_data(run: mlflow.entities.Run, dataset: str, interactions):
+    """``run`` (a kedro-mlflow run, read back) names its data as every pipeline's run
+    does: one Dataset input, ``interactions`` by digest, and the tags ``dataset`` and
+    ``git_commit`` (the checkout's). MLflow keeps one dataset per name and digest in an
+    experiment, with the source of the run that logged it first."""
+    [logged] = run.inputs.dataset_inputs
+    assert (logged.dataset.name, logged.dataset.digest) == (
+        dataset,
+        interactions_fingerprint(interactions)[:36],
+    )
+    assert run.data.tags["dataset"] == dataset
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert run.data.tags["git_commit"] == commit.stdout.strip()

@@ -1,13 +1,9 @@
-"""`mlflow models serve -m models:/vaeops-multvae@champion` answers; bad requests get 400."""
+"""`mlflow models serve -m models:/<name>@champion` answers; bad requests get 400."""
 
 import http.client
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,30 +14,16 @@ import pytest
 
 from tests.helpers.data_settings import preprocessing
 from tests.helpers.mlflow_store import tracking_into
+from tests.helpers.model_server import free_port, post, scoring_server
 from tests.helpers.settings import training_settings
 from vaeops.adapters.mlflow.registry import CHAMPION, ModelRegistry, TrainedRecommender
 from vaeops.data.splits import liang_split
 from vaeops.recommenders.models import saved_config
+from vaeops.recommenders.retraining import ServingParameters
 from vaeops.recommenders.training import train_autoencoder
 
-MODEL = "vaeops-multvae"
+MODEL = "vaeops-multvae-ml-100k"
 STAR_WARS, EMPIRE, JEDI = 50, 172, 181  # MovieLens 100K item ids
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def post(url: str, payload) -> tuple[int, dict]:
-    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +49,9 @@ def champion(ml100k_interactions, tmp_path_factory) -> tuple[str, list[int]]:
         ModelRegistry(MODEL).register(
             trained,
             tags={"dataset": "ml-100k"},
-            serving={
-                "default_k": 10,
-                "max_k": 100,
-                "max_histories": 50,
-                "max_history_length": 2000,
-            },
+            serving=ServingParameters(
+                default_k=10, max_k=100, max_histories=50, max_history_length=2000
+            ),
             aliases=(CHAMPION,),
         )
         uri = client.tracking_uri
@@ -84,57 +63,30 @@ def server(champion, tmp_path_factory):
     """The real scoring server on loopback, stopped (with its workers) after the tests."""
     uri, _ = champion
     port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "server.log"
     venv_bin = str(Path(sys.executable).parent)  # the server runs `uvicorn` from PATH
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": uri,
         "PATH": f"{venv_bin}:{os.environ['PATH']}",
     }
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                f"models:/{MODEL}@{CHAMPION}",
-                "--env-manager",
-                "local",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stopping it stops uvicorn too
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, f"the server exited:\n{log_path.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, (
-                f"no answer on /ping:\n{log_path.read_text()[-3000:]}"
-            )
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        f"models:/{MODEL}@{CHAMPION}",
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    with scoring_server(command, port, log_path, env) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
 
 
 def test_the_served_champion_answers_valid_unknown_empty_and_malformed_requests(server):

@@ -14,7 +14,7 @@ from typing import Any
 import mlflow
 import scipy.sparse as sp
 
-from vaeops.adapters.mlflow.tracking import start_child_run
+from vaeops.adapters.mlflow.tracking import metric_history, start_child_run
 from vaeops.config import flattened, plain_settings
 from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.benchmark import (
@@ -61,9 +61,18 @@ def train_autoencoder(
 
 
 def report_benchmark(results: dict[str, Any], benchmark: BenchmarkParameters) -> dict[str, Any]:
-    """The benchmark's report, and the same in Markdown."""
+    """The benchmark's report, the same in Markdown, and each model's headline test metric
+    as ``<headline>.<model>`` (e.g. ``ndcg_at_100.ease``) for the parent run, so that the
+    runs list compares the models without opening the nested runs."""
     report = benchmark_report(results, benchmark)
-    return {"report": report, "report_markdown": benchmark_markdown(report)}
+    headline = report["headline_metric"]
+    return {
+        "report": report,
+        "report_markdown": benchmark_markdown(report),
+        "metrics": metric_history(
+            {f"{headline}.{name}": scores[headline] for name, scores in report["models"].items()}
+        ),
+    }
 
 
 @contextmanager

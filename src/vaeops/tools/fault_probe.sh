@@ -73,10 +73,10 @@ show $KEDRO run --pipelines training --params training.epochs=3,checkpoint.dir=d
 echo "data/checkpoints after the rerun: $(ls -A data/checkpoints | tr '\n' ' ')"
 
 case_ "4. The champion alias deleted, then the champion version deleted"
-$PY -c "import mlflow; mlflow.MlflowClient().delete_registered_model_alias('vaeops-multvae', 'champion')"
+$PY -c "import mlflow; mlflow.MlflowClient().delete_registered_model_alias('vaeops-multvae-ml-100k', 'champion')"
 show $KEDRO run --pipelines registration
-version=$($PY -c "import mlflow; print(mlflow.MlflowClient().get_registered_model('vaeops-multvae').aliases['champion'])")
-$PY -c "import mlflow; mlflow.MlflowClient().delete_model_version('vaeops-multvae', '$version')"
+version=$($PY -c "import mlflow; print(mlflow.MlflowClient().get_registered_model('vaeops-multvae-ml-100k').aliases['champion'])")
+$PY -c "import mlflow; mlflow.MlflowClient().delete_model_version('vaeops-multvae-ml-100k', '$version')"
 echo "deleted champion version $version"
 show $KEDRO run --pipelines retraining
 tail -n 1 data/08_reporting/retraining_log.jsonl | $PY -c "import json,sys; d=json.load(sys.stdin); print(d['outcome'], d['promoted'], d['challenger_version'])"
@@ -117,7 +117,7 @@ case_ "8. A misspelt pipeline"
 show $KEDRO run --pipelines trainnig
 
 case_ "9. A request without Content-Type"
-PATH="$PWD/.venv/bin:$PATH" mlflow models serve -m models:/vaeops-multvae@champion --env-manager local \
+PATH="$PWD/.venv/bin:$PATH" mlflow models serve -m models:/vaeops-multvae-ml-100k@champion --env-manager local \
   --host 127.0.0.1 --port 5001 > /tmp/vaeops-serve.log 2>&1 &
 server=$!
 for _ in $(seq 240); do curl -sf http://127.0.0.1:5001/ping >/dev/null && break; sleep 0.5; done

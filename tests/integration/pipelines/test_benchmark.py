@@ -2,9 +2,11 @@
 
 import json
 
+import pandas as pd
 import pytest
 
 from tests.helpers.markdown_tables import markdown_tables
+from tests.helpers.mlflow_store import assert_records_its_data
 from tests.helpers.settings import shipped
 
 ALL_MODELS = ["popularity", "ease", "itemknn", "mf", "multvae", "multdae", "recvae"]
@@ -99,3 +101,11 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
     assert len(client.get_metric_history(children["multvae"].info.run_id, "val/ndcg_at_100")) == 4
     artifacts = {item.path for item in client.list_artifacts(parent.info.run_id, "benchmark")}
     assert artifacts == {"benchmark/benchmark_report.json", "benchmark/benchmark_report.md"}
+
+    # The parent run compares the models at a glance, and names its data.
+    headline = report["headline_metric"]
+    assert parent.data.metrics == pytest.approx(
+        {f"{headline}.{name}": report["models"][name][headline] for name in ALL_MODELS}
+    )
+    ingested = kedro_project / "data/02_intermediate/interactions.parquet"
+    assert_records_its_data(parent, "ml-100k", pd.read_parquet(ingested))

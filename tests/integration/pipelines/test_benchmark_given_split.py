@@ -5,8 +5,9 @@ import json
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.helpers.given_splits import write_lightgcn_split
+from tests.helpers.given_splits import both_parts, write_lightgcn_split
 from tests.helpers.markdown_tables import markdown_tables
+from tests.helpers.mlflow_store import assert_records_its_data
 from vaeops.adapters.kedro.config_loader import project_parameters
 
 MODELS = ["popularity", "ease", "itemknn", "multvae", "recvae"]
@@ -98,6 +99,12 @@ def test_any_lightgcn_folder_is_benchmarked_with_choices_made_on_carved_validati
             refit.data.params["epochs"]
         )
     assert children["ease"].data.params["chosen.l2"] == str(choices["ease"]["chosen"]["l2"])
+    assert parent.data.metrics == pytest.approx(
+        {f"ndcg_at_20.{name}": report["models"][name]["ndcg_at_20"] for name in MODELS}
+    )
+    assert_records_its_data(parent, "lightgcn", both_parts(folder))
+    [logged] = parent.inputs.dataset_inputs
+    assert json.loads(logged.dataset.source) == {"uri": folder.as_uri()}
 
 
 def test_the_benchmark_it_runs_is_derived_in_yaml_with_the_published_rows_of_its_dataset():

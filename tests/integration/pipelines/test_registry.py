@@ -116,6 +116,15 @@ def test_the_first_registered_model_becomes_champion_and_later_ones_wait(trackin
     assert version.tags["dataset_fingerprint"] == interactions_fingerprint(interactions)
     assert version.tags["n_users"] == "300"
     assert version.tags["n_interactions"] == "2400"
+    assert version.description == (
+        "multvae trained on communities.csv (n_interactions 2400, n_users 300, "
+        f"test/ndcg_at_10 {version.tags['test/ndcg_at_10']}). "
+        "Its run holds every metric and parameter."
+    )
+    assert client.get_registered_model("vaeops-test").description.startswith(
+        "vaeops multvae recommenders trained on communities.csv. The alias `champion` marks "
+        "the version `mlflow models serve -m models:/vaeops-test@champion` serves"
+    )
 
     served = ModelRegistry("vaeops-test").served(version)
     user_map = split["user_map"]
@@ -144,12 +153,16 @@ def test_the_first_registered_model_becomes_champion_and_later_ones_wait(trackin
     assert version.run_id == first["run_id"]
     assert client.get_run(first["run_id"]).info.status == "FINISHED"
 
+    client.update_registered_model("vaeops-test", description="Our shop's recommender.")
     more = pd.concat([interactions, community_interactions(range(300, 330), seed=1)])
     split, trained, evaluated = train_and_evaluate(more)
     second = register(more, split, trained, evaluated)
     assert second["version"] == 2 and second["aliases"] == []
     assert client.get_model_version_by_alias("vaeops-test", "champion").version == 1
     assert client.get_model_version("vaeops-test", "2").tags["n_users"] == "330"
+    assert "n_users 330" in client.get_model_version("vaeops-test", "2").description
+    # The registered model's description, once the user's own, stays theirs.
+    assert client.get_registered_model("vaeops-test").description == "Our shop's recommender."
 
 
 @pytest.mark.parametrize(

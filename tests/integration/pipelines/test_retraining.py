@@ -26,7 +26,7 @@ TINY_TRAINING = {
     "model": {"hidden_dims": [16], "latent_dim": 4},
 }
 COLUMNS = {"user": "user_id", "item": "item_id", "rating": "rating", "timestamp": None}
-MODEL = "vaeops-multvae"
+MODEL = "vaeops-multvae-clicks"  # registry.model_name for clicks.csv
 
 
 def write_clicks(path, users: range, seed: int, item_prefix: str | None = None):
@@ -170,8 +170,10 @@ def test_a_challenger_of_other_data_or_item_ids_never_replaces_the_champion(
     base = write_clicks(tmp_path / "clicks.csv", range(300), seed=0)
     assert retrain(base)["outcome"] == "first_champion"
 
-    # More users and the same items, but another file: another data set.
-    other_file = retrain(write_clicks(tmp_path / "shop.csv", range(400), seed=0))
+    # More users and the same items, but another file of the same name, so the same
+    # registered model: another data set.
+    (tmp_path / "shop").mkdir()
+    other_file = retrain(write_clicks(tmp_path / "shop" / "clicks.csv", range(400), seed=0))
     assert other_file["outcome"] == "incompatible" and not other_file["promoted"]
     assert f"custom data at {base}, the challenger on custom data at" in other_file["reason"]
     assert other_file["catalogue_overlap"] == 1.0

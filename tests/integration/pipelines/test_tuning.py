@@ -7,12 +7,14 @@ import shutil
 
 import mlflow
 import optuna
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import yaml
 from kedro.framework.session import KedroSession
 
 from tests.conftest import REPO_ROOT
+from tests.helpers.mlflow_store import assert_records_its_data
 from tests.helpers.settings import shipped, training_settings
 from tests.unit.recommenders.test_latent import random_clicks
 from vaeops.data.settings import DatasetParameters
@@ -163,6 +165,8 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
         metrics
     )
     assert parent.data.params["best.anneal_cap"] == str(study.best_params["anneal_cap"])
+    ingested = kedro_project / "data/02_intermediate/interactions.parquet"
+    assert_records_its_data(parent, "ml-100k", pd.read_parquet(ingested))
     artifacts = {item.path for item in client.list_artifacts(parent.info.run_id, "tuning")}
     plots = {
         item.path.split("/")[-1]

@@ -1,12 +1,15 @@
 """`kedro run --pipelines tuning_given_split` on a small split in LightGCN's format."""
 
+import json
+
 import mlflow
 import optuna
 import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
-from tests.helpers.given_splits import write_lightgcn_split
+from tests.helpers.given_splits import both_parts, write_lightgcn_split
+from tests.helpers.mlflow_store import assert_records_its_data
 from vaeops.adapters.kedro.config_loader import RESOLVERS, EnvironmentMergingConfigLoader
 from vaeops.adapters.kedro.parameters import ParameterError, load_parameters
 from vaeops.pipelines.tuning_given_split import create_pipeline
@@ -92,3 +95,6 @@ def test_the_study_tunes_the_benchmarks_block_on_carved_validation_then_scores_t
     }
     assert "tuning_given_split/best_params.yml" in artifacts
     assert mlflow.get_run(parent.info.run_id).info.status == "FINISHED"
+    assert_records_its_data(parent, "lightgcn", both_parts(folder))
+    [logged] = parent.inputs.dataset_inputs
+    assert json.loads(logged.dataset.source) == {"uri": folder.as_uri()}

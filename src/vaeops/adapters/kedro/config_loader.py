@@ -13,6 +13,7 @@ and other configuration load as Kedro loads them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,19 @@ def _resolved(value: Any) -> Any:
     return value
 
 
+def data_name(name: str, path: str | None) -> str:
+    """``${data_name:${dataset.name},${dataset.path}}``: the data set's name, or a
+    ``custom`` file's stem, as a registered model's name may hold it: lower case, each run
+    of characters other than letters, digits, ``.``, ``_`` and ``-`` one ``-`` (MLflow
+    refuses ``/`` and ``:``), e.g. "ml-100k", or "shop-clicks" for "Shop Clicks.csv"."""
+    label = Path(path).stem if name == "custom" and path else name
+    return re.sub(r"[^a-z0-9._-]+", "-", label.lower()).strip("-") or name
+
+
 # oc.env lets mlflow.yml read MLFLOW_TRACKING_URI, so a server can be set per shell;
-# merge derives blocks from others, e.g. benchmark.autoencoders from training.
-RESOLVERS = {"oc.env": oc.env, "merge": merge}
+# merge derives blocks from others, e.g. benchmark.autoencoders from training; data_name
+# names the registered model after its data.
+RESOLVERS = {"oc.env": oc.env, "merge": merge, "data_name": data_name}
 
 
 class EnvironmentMergingConfigLoader(OmegaConfigLoader):

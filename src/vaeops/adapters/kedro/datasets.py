@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -85,7 +84,7 @@ class AtomicDataset(_LocalFileDataset):
 
 
 class MlflowRunTagsDataset(AbstractDataset):
-    """Saving a dict tags the active MLflow run, plus the project's git commit."""
+    """Saving a dict tags the active MLflow run."""
 
     def __init__(self, metadata: dict[str, Any] | None = None):
         self.metadata = metadata
@@ -94,20 +93,7 @@ class MlflowRunTagsDataset(AbstractDataset):
         raise DatasetError("Run tags are write-only; read them in the MLflow UI or client.")
 
     def save(self, data: dict[str, str]) -> None:
-        tags = {name: str(value) for name, value in data.items()}
-        commit = current_git_commit()
-        if commit:
-            tags["git_commit"] = commit
-        set_run_tags(tags)
+        set_run_tags({name: str(value) for name, value in data.items()})
 
     def _describe(self) -> dict[str, Any]:
         return {}
-
-
-def current_git_commit() -> str | None:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None

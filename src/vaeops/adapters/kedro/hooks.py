@@ -2,6 +2,7 @@
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,6 +18,7 @@ from vaeops.adapters.kedro.parameters import check_parameters, load_parameters
 from vaeops.adapters.kedro.run_summary import (
     RunSummary,
     catalog_filepaths,
+    data_sets,
     format_summary,
     mlflow_facts,
     pipeline_purposes,
@@ -25,9 +27,20 @@ from vaeops.adapters.kedro.run_summary import (
     run_description,
     run_title,
     serve_fact,
+    served_model_uri,
 )
-from vaeops.adapters.mlflow.lineage import log_interactions_input
-from vaeops.adapters.mlflow.tracking import describe_experiment, name_and_describe_run
+from vaeops.adapters.mlflow.lineage import (
+    current_git_commit,
+    dataset_label,
+    given_split_interactions,
+    interactions_source,
+    log_interactions_input,
+)
+from vaeops.adapters.mlflow.tracking import (
+    describe_experiment,
+    name_and_describe_run,
+    set_run_tags,
+)
 from vaeops.config import plain_settings
 from vaeops.errors import DataError
 
@@ -87,6 +100,21 @@ class DataErrorHooks:
 
 # The datasets that hold the interactions a run ingested, logged as its MLflow input.
 INGESTED_INTERACTIONS = ("interactions", "retraining_interactions")
+# The Liang split preprocessing makes from SPLIT_SOURCE; a run that reads it from disk
+# (benchmark, tuning, training alone) logs those interactions as its input.
+SPLIT_SOURCE = "interactions"
+LIANG_SPLIT = frozenset(
+    {
+        "train_matrix",
+        "validation_fold_in",
+        "validation_target",
+        "test_fold_in",
+        "test_target",
+        "user_map",
+        "item_map",
+    }
+)
+GIVEN_SPLIT_DATASET = "params:benchmark_given_split.dataset"
 EXPERIMENT_DESCRIPTION = (
     "vaeops: one run per `kedro run`. A run's name says what ran (pipeline · model · "
     "data), its description which pipelines and `--params`, its Dataset column the "
@@ -95,7 +123,8 @@ EXPERIMENT_DESCRIPTION = (
 
 
 class MlflowRecordHooks:
-    """Makes the run kedro-mlflow opens findable in the MLflow UI.
+    """Makes the run kedro-mlflow opens findable in the MLflow UI: its name, description,
+    ``dataset`` and ``git_commit`` tags, and the interactions it read as its input.
 
     kedro-mlflow names every run after the pipeline ("__default__"), copies Kedro's run
     parameters as tags (the runner's object repr among them) and logs no input data.
@@ -118,17 +147,49 @@ class MlflowRecordHooks:
         self._parameters = plain_settings(parameters["parameters"])
 
     @hook_impl(trylast=True)
-    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
         run = mlflow.active_run()
         self._run_id = run.info.run_id if run else None
         self._input_logged = False
         if run is None:  # tracking is disabled for this pipeline
             return
-        title = run_title(run_params["pipeline_names"], self._parameters)
+        names = run_params["pipeline_names"]
+        title = run_title(names, self._parameters)
         purposes = pipeline_purposes([node.name for node in pipeline.nodes], pipelines)
         description = run_description(title, purposes, run_params["runtime_params"] or {})
         name_and_describe_run(run.info.run_id, title, description)
         describe_experiment(run.info.experiment_id, EXPERIMENT_DESCRIPTION)
+        tags = {"dataset": ", ".join(block["name"] for block in data_sets(names, self._parameters))}
+        if commit := current_git_commit():
+            tags["git_commit"] = commit
+        set_run_tags(tags)
+        self._log_read_split(pipeline.inputs(), catalog)
+
+    def _log_read_split(self, inputs: set[str], catalog: CatalogProtocol) -> None:
+        """Log the interactions behind a split the run reads but does not make: the
+        ingested file a Liang split on disk was made from, or both parts of a given split.
+        A given split that cannot be read is left to the node that reads it, which says
+        what is wrong."""
+        if inputs & LIANG_SPLIT and catalog.exists(SPLIT_SOURCE):
+            ingested = catalog.config_resolver.resolve_pattern(SPLIT_SOURCE)
+            log_interactions_input(
+                catalog.load(SPLIT_SOURCE),
+                dataset_label(self._parameters["dataset"]),
+                Path(ingested["filepath"]).resolve().as_uri(),
+            )
+            self._input_logged = True
+        if GIVEN_SPLIT_DATASET in inputs:
+            dataset = self._parameters["benchmark_given_split"]["dataset"]
+            try:
+                interactions = given_split_interactions(dataset)
+            except DataError:
+                return
+            log_interactions_input(
+                interactions, dataset_label(dataset), interactions_source(dataset)
+            )
+            self._input_logged = True
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
@@ -144,7 +205,8 @@ class MlflowRecordHooks:
             return
         run = mlflow.active_run()
         if run is not None and isinstance(data, pd.DataFrame) and run.info.run_id == self._run_id:
-            log_interactions_input(data, self._parameters["dataset"])
+            dataset = self._parameters["dataset"]
+            log_interactions_input(data, dataset_label(dataset), interactions_source(dataset))
             self._input_logged = True
 
 
@@ -183,8 +245,8 @@ class RunSummaryHooks:
         if self._run is not None:
             uri = mlflow.get_tracking_uri()
             facts += mlflow_facts(uri, self._run.experiment_id, self._run.run_id)
-            if outputs & {"registered_model", "retraining_decision"}:
-                facts.append(serve_fact(uri, self._parameters["registry"]["model_name"]))
+            if model_uri := served_model_uri(outputs, catalog.load):
+                facts.append(serve_fact(uri, model_uri))
         summary = RunSummary(
             title=run_title(run_params["pipeline_names"], self._parameters),
             seconds=time.perf_counter() - self._started,

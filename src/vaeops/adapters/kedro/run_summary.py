@@ -66,16 +66,27 @@ def run_title(pipeline_names: Sequence[str] | None, parameters: Mapping[str, Any
     parts = ["+".join(PIPELINE_LABELS.get(name, name) for name in names)]
     if MODEL_PIPELINES.intersection(names):
         parts.append(parameters["training"]["model"]["kind"])
-    data = dict.fromkeys(label for name in names for label in _data_labels(name, parameters))
+    data = dict.fromkeys(dataset_label(block) for block in data_sets(names, parameters))
     return SEPARATOR.join([*parts, *data])
 
 
-def _data_labels(pipeline_name: str, parameters: Mapping[str, Any]) -> list[str]:
+def data_sets(
+    pipeline_names: Sequence[str] | None, parameters: Mapping[str, Any]
+) -> list[Mapping[str, Any]]:
+    """The data set blocks (name, path, ...) the pipelines read, each once, in order."""
+    blocks = {}
+    for name in pipeline_names or ["__default__"]:
+        for block in _data_blocks(name, parameters):
+            blocks.setdefault((block["name"], block.get("path")), block)
+    return list(blocks.values())
+
+
+def _data_blocks(pipeline_name: str, parameters: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     if pipeline_name == "augmentation":
-        return list(parameters["augmentation"]["selected_datasets"])
+        return [{"name": name} for name in parameters["augmentation"]["selected_datasets"]]
     if pipeline_name in ("benchmark_given_split", "tuning_given_split"):
-        return [dataset_label(parameters["benchmark_given_split"]["dataset"])]
-    return [dataset_label(parameters["dataset"])]
+        return [parameters["benchmark_given_split"]["dataset"]]
+    return [parameters["dataset"]]
 
 
 def run_description(title: str, purposes: Mapping[str, str], overrides: Mapping[str, Any]) -> str:
@@ -207,14 +218,26 @@ def mlflow_facts(tracking_uri: str, experiment_id: str, run_id: str) -> list[tup
     ]
 
 
-def serve_fact(tracking_uri: str, model_name: str) -> tuple[str, str]:
-    """The command that serves the registry's champion over HTTP."""
+def served_model_uri(outputs: Collection[str], load: Callable[[str], Any]) -> str | None:
+    """The model a run makes current, as ``mlflow models serve -m`` takes it: the version a
+    training run registered (``models:/<name>/<version>``, whatever its aliases), or the
+    champion a retraining round leaves (``models:/<name>@champion``; its decision says
+    whether that is the model it trained). None for a run that registers nothing."""
+    if "registered_model" in outputs:
+        return load("registered_model")["model_uri"]
+    if "retraining_decision" in outputs:
+        return f"models:/{load('retraining_decision')['model_name']}@champion"
+    return None
+
+
+def serve_fact(tracking_uri: str, model_uri: str) -> tuple[str, str]:
+    """The command that serves ``model_uri`` over HTTP."""
     tools = Path(_tool("mlflow")).parent
     path = f"$PWD/{tools}" if not tools.is_absolute() else str(tools)
     return (
         "serve",
         f'MLFLOW_TRACKING_URI={_display_uri(tracking_uri)} PATH="{path}:$PATH" '
-        f"mlflow models serve -m models:/{model_name}@champion --env-manager local --port 5001",
+        f"mlflow models serve -m {model_uri} --env-manager local --port 5001",
     )
 
 

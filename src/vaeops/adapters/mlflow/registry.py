@@ -1,11 +1,12 @@
-"""The MLflow model registry: one registered model, its versions, and who serves.
+"""The MLflow model registry: a registered model, its versions, and who serves.
 
-Every trained model becomes a version of one registered model (``registry.model_name``)
-tagged with a handful of facts: its data (name, custom path, fingerprint, size),
-its kind and its headline test metric; the other metrics stay in its run.
-Aliases, not the deprecated stages, say what each version is for: ``champion``
-is the version ``mlflow models serve -m models:/<name>@champion`` serves,
-``challenger`` the latest version a retraining run trained.
+Every trained model becomes a version of the registered model ``registry.model_name``
+names (one per model family and data set, derived in YAML) tagged with a handful of
+facts: its data (name, custom path, fingerprint, size), its kind and its headline test
+metric; the other metrics stay in its run. Aliases, not the deprecated stages, say what
+each version is for: ``champion`` is the version
+``mlflow models serve -m models:/<name>@champion`` serves, ``challenger`` the latest
+version a retraining run trained.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ DATASET_TAG = "dataset"
 DATASET_PATH_TAG = "dataset_path"
 FINGERPRINT_TAG = "dataset_fingerprint"
 N_USERS_TAG = "n_users"
+N_INTERACTIONS_TAG = "n_interactions"
+# The tags a version's description repeats, besides its test metric.
+VERSION_FACTS = (N_USERS_TAG, N_INTERACTIONS_TAG)
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,7 @@ class ModelRegistry:
             serving.model_dump(),
         )
         version = mlflow.register_model(info.model_uri, self.model_name, tags=tags).version
+        self._describe(version, model.model_config["kind"], tags)
         for alias in aliases:
             self.set_alias(alias, version)
         logger.info(
@@ -159,6 +164,30 @@ class ModelRegistry:
             f" as {', '.join(aliases)}" if aliases else "",
         )
         return self.client.get_model_version(self.model_name, str(version))
+
+    def _describe(self, version: str | int, kind: str, tags: dict[str, str]) -> None:
+        """Say in the registry's UI what the model and the version hold. A description the
+        registered model already has, perhaps the user's own, stays."""
+        data = tags.get(DATASET_PATH_TAG) or tags[DATASET_TAG]
+        if not self.client.get_registered_model(self.model_name).description:
+            self.client.update_registered_model(
+                self.model_name,
+                description=(
+                    f"vaeops {kind} recommenders trained on {data}. The alias `{CHAMPION}` "
+                    f"marks the version `mlflow models serve -m models:/{self.model_name}@"
+                    f"{CHAMPION}` serves; only `kedro run --pipelines retraining` moves it "
+                    f"once set, and `{CHALLENGER}` marks the version it trained last."
+                ),
+            )
+        facts = [f"{name} {tags[name]}" for name in sorted(tags) if name in VERSION_FACTS]
+        facts += [f"{name} {value}" for name, value in tags.items() if name.startswith("test/")]
+        self.client.update_model_version(
+            self.model_name,
+            str(version),
+            description=f"{kind} trained on {data}"
+            + (f" ({', '.join(facts)})" if facts else "")
+            + ". Its run holds every metric and parameter.",
+        )
 
     def set_alias(self, alias: str, version: str | int) -> None:
         self.client.set_registered_model_alias(self.model_name, alias, version)
@@ -239,7 +268,7 @@ def version_tags(
         DATASET_TAG: dataset.name,
         FINGERPRINT_TAG: interactions_fingerprint(interactions),
         N_USERS_TAG: str(split_summary["total"]["users"]),
-        "n_interactions": str(len(interactions)),
+        N_INTERACTIONS_TAG: str(len(interactions)),
         "model_kind": model_kind,
     }
     if path := dataset.custom_file:

@@ -27,7 +27,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 report_benchmark,
                 ["benchmark_results", "params:benchmark"],
-                {"report": "benchmark_report", "report_markdown": "benchmark_report_markdown"},
+                {
+                    "report": "benchmark_report",
+                    "report_markdown": "benchmark_report_markdown",
+                    "metrics": "benchmark_metrics",
+                },
                 name="write_benchmark_report",
             ),
         ]

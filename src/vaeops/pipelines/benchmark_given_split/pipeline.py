@@ -39,6 +39,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 {
                     "report": "given_split_report",
                     "report_markdown": "given_split_report_markdown",
+                    "metrics": "given_split_metrics",
                 },
                 name="write_given_split_report",
             ),

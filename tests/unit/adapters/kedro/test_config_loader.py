@@ -3,7 +3,12 @@ resolved: a block derived from another sees every override of it."""
 
 import pytest
 
-from vaeops.adapters.kedro.config_loader import EnvironmentMergingConfigLoader, merge
+from vaeops.adapters.kedro.config_loader import (
+    EnvironmentMergingConfigLoader,
+    data_name,
+    merge,
+    project_parameters,
+)
 
 
 @pytest.fixture
@@ -49,3 +54,32 @@ def test_merge_takes_mappings_only():
     assert merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
     with pytest.raises(TypeError, match="merge takes mappings"):
         merge({"a": 1}, 5)
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "expected"),
+    [
+        ("ml-100k", None, "ml-100k"),
+        ("ml-100k", "../shared/data/ml-100k", "ml-100k"),  # a named data set's copy
+        ("custom", "/data/Shop Clicks (2024).csv", "shop-clicks-2024"),
+        ("custom", "events.v2.parquet", "events.v2"),
+        ("custom", "/data/@@.csv", "custom"),  # nothing a name may hold
+    ],
+)
+def test_data_name_is_the_data_set_or_a_custom_files_stem_as_a_model_name_holds_it(
+    name, path, expected
+):
+    assert data_name(name, path) == expected
+
+
+def test_the_registered_model_is_named_after_the_model_family_and_the_data():
+    assert project_parameters()["registry"]["model_name"] == "vaeops-multvae-ml-100k"
+    custom = {
+        "dataset": {"name": "custom", "path": "/tmp/My Shop.csv"},
+        "training": {"model": {"kind": "recvae"}},
+    }
+    assert project_parameters(runtime_params=custom)["registry"]["model_name"] == (
+        "vaeops-recvae-my-shop"
+    )
+    own = {"registry": {"model_name": "shop-recommender"}}
+    assert project_parameters(runtime_params=own)["registry"]["model_name"] == "shop-recommender"

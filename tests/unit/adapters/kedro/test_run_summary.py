@@ -11,6 +11,7 @@ from vaeops.adapters.kedro.run_summary import (
     RunSummary,
     benchmark_table,
     catalog_filepaths,
+    data_sets,
     evaluation_table,
     format_summary,
     kept_epoch,
@@ -22,6 +23,7 @@ from vaeops.adapters.kedro.run_summary import (
     run_description,
     run_title,
     serve_fact,
+    served_model_uri,
     study_fact,
     verdict_table,
 )
@@ -32,7 +34,6 @@ PARAMETERS = {
     "training": {"model": {"kind": "multvae"}, "epochs": 200},
     "benchmark_given_split": {"dataset": {"name": "gowalla", "path": None}},
     "augmentation": {"selected_datasets": ["digits", "wine"]},
-    "registry": {"model_name": "vaeops-multvae"},
 }
 EVALUATION_MODELS = {
     "multvae": {
@@ -106,6 +107,16 @@ def test_a_custom_dataset_is_named_by_its_file():
     assert run_title(["training"], {**PARAMETERS, "dataset": dataset}) == (
         "training · multvae · clicks.parquet"
     )
+
+
+def test_the_data_sets_a_run_reads_are_its_pipelines_each_named_once():
+    def names(pipeline_names):
+        return [block["name"] for block in data_sets(pipeline_names, PARAMETERS)]
+
+    assert names(None) == ["ml-100k"]
+    assert names(["benchmark", "training"]) == ["ml-100k"]
+    assert names(["benchmark", "tuning_given_split"]) == ["ml-100k", "gowalla"]
+    assert names(["augmentation"]) == ["digits", "wine"]
 
 
 def test_interactions_source_is_the_given_path_else_the_cache_folder(tmp_path, monkeypatch):
@@ -250,12 +261,22 @@ def test_mlflow_facts_give_the_command_for_a_local_store_and_the_page_of_a_serve
         "MLflow run": "abc",
         "open": "http://mlflow.internal:5000/#/experiments/4/runs/abc",
     }
-    label, command = serve_fact("sqlite:///elsewhere/mlflow.db", "vaeops-multvae")
+    label, command = serve_fact("sqlite:///elsewhere/mlflow.db", "models:/m-ml-100k/3")
     assert label == "serve"
     assert command.startswith("MLFLOW_TRACKING_URI=sqlite:///elsewhere/mlflow.db ")
     assert command.endswith(
-        "mlflow models serve -m models:/vaeops-multvae@champion --env-manager local --port 5001"
+        "mlflow models serve -m models:/m-ml-100k/3 --env-manager local --port 5001"
     )
+
+
+def test_the_served_model_is_the_version_registered_or_the_champion_retraining_leaves():
+    saved = {
+        "registered_model": {"model_name": "m-shop", "version": 3, "model_uri": "models:/m-shop/3"},
+        "retraining_decision": {"model_name": "m-ml-100k", "outcome": "kept_champion"},
+    }
+    assert served_model_uri({"registered_model", "x"}, saved.get) == "models:/m-shop/3"
+    assert served_model_uri({"retraining_decision"}, saved.get) == "models:/m-ml-100k@champion"
+    assert served_model_uri({"benchmark_report"}, saved.get) is None
 
 
 def test_report_paths_are_the_markdown_outputs_relative_to_the_project(monkeypatch, tmp_path):
