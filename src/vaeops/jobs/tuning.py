@@ -65,7 +65,7 @@ def tune_hyperparameters(
     return {
         "summary": outcome,
         "metrics": metrics,
-        "best_params": configurations.best_parameters_file(outcome["best_user_attrs"]),
+        "best_params": configurations.best_parameters_file(outcome["best_user_attrs"], space),
         **study_figures(study, tuning.contour_params, target_name=value_name),
     }
 
@@ -111,12 +111,12 @@ def compare_on_test(
     evaluation: EvaluationParameters,
 ) -> dict:
     """Retrain the default and the tuned configuration alike and score each once on test;
-    the tuned one is the best trial's block, so its validation score repeats the trial's."""
+    the tuned one is this run's ``training`` with the best trial's searched values (what
+    best_params.yml trains), so its validation score repeats the trial's when the study
+    ran with these settings."""
+    tuned = configurations.tuned_block(training.model_dump(exclude_unset=True), best_params)
     scores = configurations.compare_on_test(
-        {
-            "default": training,
-            "tuned": TrainingParameters.model_validate(best_params["training"]),
-        },
+        {"default": training, "tuned": TrainingParameters.model_validate(tuned)},
         train_matrix,
         validation_fold_in,
         validation_target,
@@ -129,5 +129,5 @@ def compare_on_test(
     )
     return {
         "metrics": configurations.comparison_metrics(scores),
-        "report": comparison_report(scores, best_params["training"]),
+        "report": comparison_report(scores, best_params),
     }
