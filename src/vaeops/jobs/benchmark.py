@@ -16,6 +16,8 @@ import scipy.sparse as sp
 
 from vaeops.adapters.mlflow.tracking import start_child_run
 from vaeops.config import flattened, plain_settings
+from vaeops.data.settings import DatasetParameters, GivenSplitDatasetParameters
+from vaeops.jobs.titles import titled_report
 from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.benchmark import (
     BenchmarkData,
@@ -60,10 +62,14 @@ def train_autoencoder(
     return train_from_parameters(train, *validation, training, progress_label=name)
 
 
-def report_benchmark(results: dict[str, Any], benchmark: BenchmarkParameters) -> dict[str, Any]:
-    """The benchmark's report, and the same in Markdown."""
+def report_benchmark(
+    results: dict[str, Any],
+    benchmark: BenchmarkParameters,
+    dataset: DatasetParameters | GivenSplitDatasetParameters,
+) -> dict[str, Any]:
+    """The benchmark's report, and the same in Markdown under its title."""
     report = benchmark_report(results, benchmark)
-    return {"report": report, "report_markdown": benchmark_markdown(report)}
+    return {"report": report, "report_markdown": titled_report(benchmark_markdown(report), dataset)}
 
 
 @contextmanager

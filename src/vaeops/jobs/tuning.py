@@ -12,6 +12,7 @@ from vaeops.adapters.progress import EpochProgressBar
 from vaeops.config import flattened
 from vaeops.data.settings import DatasetParameters, GivenSplitDatasetParameters
 from vaeops.data.sparse import resolve_device
+from vaeops.jobs.titles import titled_report
 from vaeops.recommenders import configurations
 from vaeops.recommenders.settings import EvaluationParameters, TrainingParameters, TuningParameters
 from vaeops.recommenders.training import TrainingDiverged, train_autoencoder
@@ -109,6 +110,7 @@ def compare_on_test(
     best_params: dict,
     training: TrainingParameters,
     evaluation: EvaluationParameters,
+    dataset: DatasetParameters | GivenSplitDatasetParameters,
 ) -> dict:
     """Retrain the default and the tuned configuration alike and score each once on test;
     the tuned one is this run's ``training`` with the best trial's searched values (what
@@ -129,5 +131,5 @@ def compare_on_test(
     )
     return {
         "metrics": configurations.comparison_metrics(scores),
-        "report": comparison_report(scores, best_params),
+        "report": titled_report(comparison_report(scores, best_params), dataset),
     }
