@@ -20,9 +20,9 @@ SCORE_COLUMNS = {
 
 
 def duration(seconds: float) -> str:
-    """``2 min 30 s`` or ``45 s``: how the run summary says it."""
+    """``2 min 30 s`` or ``45.0 s``, as the run summary and the docs say it."""
     minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+    return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
 def provenance(record: Mapping[str, Any]) -> str:

@@ -43,4 +43,4 @@ def test_the_benchmark_table_has_every_model_its_choice_and_the_verdict_against_
 
 
 def test_durations_read_as_the_run_summary_says_them():
-    assert [duration(s) for s in (45, 150.4, 406.5)] == ["45 s", "2 min 30 s", "6 min 46 s"]
+    assert [duration(s) for s in (45, 150.4, 406.5)] == ["45.0 s", "2 min 30 s", "6 min 46 s"]
