@@ -16,7 +16,7 @@ SETUP_STAMP := $(VENV)/.vaeops-setup
 
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: setup run test lock clean
+.PHONY: setup run test docs lock clean
 
 setup: $(SETUP_STAMP)
 
@@ -39,6 +39,12 @@ test: setup
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing." >&2; exit 1; fi; \
 	exit $$status
+
+# Print the docs' generated tables (README.md, docs/*.md) from the measurement
+# records in docs/results/*.json; record a run with
+# `$(BIN)/python -m vaeops.tools.docs_tables record --help`.
+docs: setup
+	$(BIN)/python -m vaeops.tools.docs_tables
 
 # Re-resolve both locks after a change to pyproject.toml's dependencies.
 LOCK_FLAGS := --extra dev --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet

@@ -12,6 +12,10 @@ import pandas as pd
 from omegaconf import OmegaConf
 from pydantic import BaseModel
 
+# An environment's block of changes to single keys of the parameters, applied after its
+# other blocks replaced conf/base's (best_params.yml is one).
+OVERRIDES = "overrides"
+
 
 def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` with ``overrides`` applied key by key, into nested mappings too."""

@@ -16,6 +16,8 @@ import scipy.sparse as sp
 
 from vaeops.adapters.mlflow.tracking import metric_history, start_child_run
 from vaeops.config import flattened, plain_settings
+from vaeops.data.settings import DatasetParameters, GivenSplitDatasetParameters
+from vaeops.jobs.titles import titled_report
 from vaeops.jobs.training import train_from_parameters
 from vaeops.recommenders.benchmark import (
     BenchmarkData,
@@ -60,15 +62,20 @@ def train_autoencoder(
     return train_from_parameters(train, *validation, training, progress_label=name)
 
 
-def report_benchmark(results: dict[str, Any], benchmark: BenchmarkParameters) -> dict[str, Any]:
-    """The benchmark's report, the same in Markdown, and each model's headline test metric
-    as ``<headline>.<model>`` (e.g. ``ndcg_at_100.ease``) for the parent run, so that the
-    runs list compares the models without opening the nested runs."""
+def report_benchmark(
+    results: dict[str, Any],
+    benchmark: BenchmarkParameters,
+    dataset: DatasetParameters | GivenSplitDatasetParameters,
+) -> dict[str, Any]:
+    """The benchmark's report, the same in Markdown under its title, and each model's
+    headline test metric as ``<headline>.<model>`` (e.g. ``ndcg_at_100.ease``) for the
+    parent run, so that the runs list compares the models without opening the nested
+    runs."""
     report = benchmark_report(results, benchmark)
     headline = report["headline_metric"]
     return {
         "report": report,
-        "report_markdown": benchmark_markdown(report),
+        "report_markdown": titled_report(benchmark_markdown(report), dataset),
         "metrics": metric_history(
             {f"{headline}.{name}": scores[headline] for name, scores in report["models"].items()}
         ),

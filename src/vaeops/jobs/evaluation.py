@@ -6,7 +6,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from vaeops.adapters.mlflow.tracking import metric_history
+from vaeops.data.settings import DatasetParameters
 from vaeops.data.splits import held_out_user_ids
+from vaeops.jobs.titles import titled_report
 from vaeops.recommenders.evaluation import (
     evaluate_beside_popularity,
     named_metrics,
@@ -25,6 +27,7 @@ def evaluation_run(
     test_target: sp.csr_matrix,
     user_map: pd.DataFrame,
     evaluation: EvaluationParameters,
+    dataset: DatasetParameters,
 ) -> dict:
     """The metrics (in kedro-mlflow's form), the report, its table and per-user scores."""
     results = evaluate_beside_popularity(
@@ -34,6 +37,6 @@ def evaluation_run(
     return {
         "metrics": metric_history(named_metrics(evaluation_report["models"], model_config["kind"])),
         "report": evaluation_report,
-        "report_markdown": markdown_table(evaluation_report["models"]),
+        "report_markdown": titled_report(markdown_table(evaluation_report["models"]), dataset),
         "per_user": per_user_frame(results, held_out_user_ids(user_map)),
     }

@@ -12,6 +12,7 @@ from vaeops.adapters.progress import EpochProgressBar
 from vaeops.config import flattened
 from vaeops.data.settings import DatasetParameters, GivenSplitDatasetParameters
 from vaeops.data.sparse import resolve_device
+from vaeops.jobs.titles import titled_report
 from vaeops.recommenders import configurations
 from vaeops.recommenders.settings import EvaluationParameters, TrainingParameters, TuningParameters
 from vaeops.recommenders.training import TrainingDiverged, train_autoencoder
@@ -65,7 +66,7 @@ def tune_hyperparameters(
     return {
         "summary": outcome,
         "metrics": metrics,
-        "best_params": configurations.best_parameters_file(outcome["best_user_attrs"]),
+        "best_params": configurations.best_parameters_file(outcome["best_user_attrs"], space),
         **study_figures(study, tuning.contour_params, target_name=value_name),
     }
 
@@ -109,14 +110,15 @@ def compare_on_test(
     best_params: dict,
     training: TrainingParameters,
     evaluation: EvaluationParameters,
+    dataset: DatasetParameters | GivenSplitDatasetParameters,
 ) -> dict:
     """Retrain the default and the tuned configuration alike and score each once on test;
-    the tuned one is the best trial's block, so its validation score repeats the trial's."""
+    the tuned one is this run's ``training`` with the best trial's searched values (what
+    best_params.yml trains), so its validation score repeats the trial's when the study
+    ran with these settings."""
+    tuned = configurations.tuned_block(training.model_dump(exclude_unset=True), best_params)
     scores = configurations.compare_on_test(
-        {
-            "default": training,
-            "tuned": TrainingParameters.model_validate(best_params["training"]),
-        },
+        {"default": training, "tuned": TrainingParameters.model_validate(tuned)},
         train_matrix,
         validation_fold_in,
         validation_target,
@@ -129,5 +131,5 @@ def compare_on_test(
     )
     return {
         "metrics": configurations.comparison_metrics(scores),
-        "report": comparison_report(scores, best_params["training"]),
+        "report": titled_report(comparison_report(scores, best_params), dataset),
     }

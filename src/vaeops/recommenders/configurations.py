@@ -3,7 +3,8 @@ changed by dotted names the way a tuning trial changes it, and two
 such configurations compared on the test users.
 
 A tuning trial trains the whole block with its values set, for the block's own epochs
-and early stopping, so the configuration that ships is the one that was scored.
+and early stopping; best_params.yml keeps only the searched values, which an
+environment applies to the block it runs with.
 
 A dotted name (``anneal_cap``, ``model.latent_dim``) is how a search space and Optuna
 name a setting. ``model.hidden_dims`` is a list, one width per layer; a single int
@@ -21,6 +22,7 @@ from typing import Any
 import scipy.sparse as sp
 import torch
 
+from vaeops.config import OVERRIDES, merged
 from vaeops.data.settings import DatasetParameters, GivenSplitDatasetParameters
 from vaeops.recommenders.metrics import evaluate
 from vaeops.recommenders.models import MODEL_CLASSES, MultVAE
@@ -42,17 +44,33 @@ def with_values(training: Mapping[str, Any], values: Mapping[str, Any]) -> dict:
     return settings
 
 
-def best_parameters_file(best_trial_attrs: Mapping[str, Any]) -> dict:
-    """The content of best_params.yml: the block the best trial trained, as recorded by
-    the trial, so that retraining it reproduces the trial's score even when the study
-    was resumed with other ``training`` settings; and the file works unchanged as a
-    Kedro environment's parameters_training.yml."""
+def best_parameters_file(best_trial_attrs: Mapping[str, Any], names: Iterable[str]) -> dict:
+    """The content of best_params.yml: the searched settings (dotted ``names``) as the best
+    trial trained them, in an ``overrides`` block. A Kedro environment holding it changes
+    only those keys of the ``training`` block it runs with (the loader applies an
+    ``overrides`` block key by key), so a small study's ``--params training.epochs=15``
+    does not become the tuned configuration's epochs."""
     if TRAINED_BLOCK not in best_trial_attrs:
         raise ValueError(
             "The study's best trial records no training block: it predates trials that "
             "train the shipped configuration. Start a new study (tuning.study.name)."
         )
-    return {"training": best_trial_attrs[TRAINED_BLOCK]}
+    trained = best_trial_attrs[TRAINED_BLOCK]
+    searched: dict[str, Any] = {}
+    for name in names:
+        block, leaf = _locate(trained, name)
+        *parents, _ = name.split(".")
+        target = searched
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = block[leaf]
+    return {OVERRIDES: {"training": searched}}
+
+
+def tuned_block(training: Mapping[str, Any], best_parameters: Mapping[str, Any]) -> dict:
+    """The ``training`` block with best_params.yml's searched settings applied: what an
+    environment holding that file trains."""
+    return merged(training, best_parameters[OVERRIDES]["training"])
 
 
 def check_searched_settings_apply(

@@ -41,6 +41,8 @@ def _markdown(report: dict, comparisons: dict, against_ease: dict) -> str:
     reference, metric = report["reference"], report["headline_metric"]
     columns = report["table_metrics"]
     lines = [
+        "# Benchmark of every model",
+        "",
         report["protocol"]["description"],
         "",
         f"Test users with held-out items: {report['n_evaluated_users']}. "

@@ -8,9 +8,9 @@ import pandas as pd
 import yaml
 
 
-def comparison_report(scores: Mapping[str, Mapping[str, float]], tuned_training: dict) -> str:
+def comparison_report(scores: Mapping[str, Mapping[str, float]], best_parameters: dict) -> str:
     """Markdown: the ``default`` and ``tuned`` scores side by side, a verdict per NDCG,
-    and the tuned ``training`` block to copy into a parameters file."""
+    and best_params.yml, the searched settings to copy into an environment."""
     table = pd.DataFrame.from_dict(scores, orient="index").rename_axis("configuration")
     verdicts = []
     for key in [m for m in table.columns if m.startswith(("val/ndcg_at_", "test/ndcg_at_"))]:
@@ -22,7 +22,7 @@ def comparison_report(scores: Mapping[str, Mapping[str, float]], tuned_training:
             f"- {key}: tuned {tuned:.4f} is {verdict} default {default:.4f} "
             f"({tuned - default:+.4f})."
         )
-    tuned_yaml = yaml.safe_dump({"training": tuned_training}, sort_keys=False).rstrip()
+    tuned_yaml = yaml.safe_dump(best_parameters, sort_keys=False).rstrip()
     return "\n".join(
         [
             "# Tuned vs default configuration",
@@ -34,7 +34,7 @@ def comparison_report(scores: Mapping[str, Mapping[str, float]], tuned_training:
             "",
             *verdicts,
             "",
-            "Tuned `training` parameters:",
+            "The tuned settings (best_params.yml; docs/tuning.md says how to train them):",
             "",
             "```yaml",
             tuned_yaml,

@@ -8,6 +8,6 @@ import pandas as pd
 
 
 def markdown_table(summaries: Mapping[str, Mapping[str, float]]) -> str:
-    """One row per model, one column per metric."""
+    """The report: one row per model, one column per metric."""
     table = pd.DataFrame.from_dict(summaries, orient="index").rename_axis("model")
-    return table.to_markdown(floatfmt=".4f") + "\n"
+    return "# Evaluation on the test users\n\n" + table.to_markdown(floatfmt=".4f") + "\n"

@@ -179,7 +179,8 @@ def _scatter_by_genre(axis, coordinates: np.ndarray, genres: pd.Series, marker_s
         loc="best",
         markerscale=max(1.0, 6 / marker_size**0.5),
     )
-    axis.set_title("coloured by favourite genre (most above its share among all users)")
+    # Two lines: on one, the title is wider than its panel and the figure clips it.
+    axis.set_title("coloured by favourite genre\n(most above its share among all users)")
 
 
 def posterior_health(

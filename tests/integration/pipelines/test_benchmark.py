@@ -69,6 +69,9 @@ def test_benchmark_scores_every_model_on_one_split_in_nested_mlflow_runs(
         assert "Bayesian bootstrap" in comparison["method"]
 
     markdown = (kedro_project / "data/08_reporting/benchmark_report.md").read_text()
+    title, _, provenance = markdown.splitlines()[:3]
+    assert title == "# Benchmark of every model · ml-100k"
+    assert provenance.startswith("MLflow run ") and "untracked" not in provenance
     models = markdown_tables(markdown)[0]
     for name in ALL_MODELS:
         assert models[name][0] == f"{report['models'][name]['ndcg_at_100']:.4f}"

@@ -67,7 +67,11 @@ def test_any_lightgcn_folder_is_benchmarked_with_choices_made_on_carved_validati
     assert set(report["against_ease"]) == set(AUTOENCODERS)
 
     markdown = (reporting / "given_split_report.md").read_text()
-    assert markdown.startswith("Every choice")
+    # The title names the given split's data set and the tracked run.
+    title, _, provenance = markdown.splitlines()[:3]
+    assert title == "# Benchmark of every model · lightgcn"
+    assert provenance.startswith("MLflow run ") and "untracked" not in provenance
+    assert markdown.splitlines()[4].startswith("Every choice")
     assert "60 validation users carved from the train part" in markdown
     assert "Refit: yes." in markdown and "(**published**)" not in markdown
     models, chosen, comparisons, versus_ease = markdown_tables(markdown)

@@ -85,6 +85,7 @@ def test_training_then_evaluation_nodes_produce_reports_for_both_models():
         target,
         user_map,
         EvaluationParameters(ks=[5, 10], batch_size=7, device="cpu"),
+        DatasetParameters.model_validate({**DATASET_PARAMS, "path": "clicks.csv"}),
     )
     assert set(evaluated["metrics"]) == {
         f"{prefix}/{metric}_at_{k}"
@@ -93,6 +94,11 @@ def test_training_then_evaluation_nodes_produce_reports_for_both_models():
         for k in (5, 10)
     }
     assert evaluated["report"]["n_evaluated_users"] == 20
+    # The report opens with its title: the data set (a custom file by its name), the run.
+    assert evaluated["report_markdown"].splitlines()[0] == (
+        "# Evaluation on the test users · clicks.csv"
+    )
+    assert "MLflow run untracked · `" in evaluated["report_markdown"]
     table = markdown_tables(evaluated["report_markdown"])[0]
     assert list(table) == ["model", "multvae", "popularity"]
     per_user = evaluated["per_user"]

@@ -63,6 +63,7 @@ def train_and_evaluate(interactions: pd.DataFrame) -> tuple[dict, dict, dict]:
         split["test_target"],
         split["user_map"],
         EvaluationParameters(ks=[10, 20], batch_size=100, device="cpu"),
+        DATASET,
     )
     return split, trained, evaluated
 

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers.settings import training_settings
+from tests.helpers.settings import shipped, training_settings
 from tests.unit.recommenders.test_latent import two_cluster_clicks
+from vaeops.data.settings import DatasetParameters
 from vaeops.pipelines.reporting.nodes import (
     check_posterior_health,
     encode_posteriors,
@@ -19,6 +20,7 @@ from vaeops.recommenders.models import saved_config
 from vaeops.recommenders.settings import ReportingParameters, UserMapParameters
 from vaeops.recommenders.training import train_autoencoder
 
+DATASET = DatasetParameters.model_validate(shipped()["dataset"])
 REPORTING = ReportingParameters.model_validate(
     {
         "device": "cpu",
@@ -70,7 +72,12 @@ def planted():
 
 def test_item_neighbour_table_lists_popular_items_with_titles(planted):
     result = neighbours_of_popular_items(
-        planted["weights"], planted["config"], planted["train"], planted["items"], REPORTING
+        planted["weights"],
+        planted["config"],
+        planted["train"],
+        planted["items"],
+        REPORTING,
+        DATASET,
     )
     table = result["table"]
     assert len(table) == 4 * 3
@@ -116,6 +123,7 @@ def test_latent_nodes_draw_maps_traversal_and_posterior_health(planted):
         planted["user_map"],
         planted["items"],
         REPORTING,
+        DATASET,
     )
     table = [line for line in traversal.splitlines() if line.startswith("| ")]
     assert table[0].count("|") == 4 + 2, "one column per step plus the rank"
@@ -160,10 +168,11 @@ def test_a_model_without_posterior_gets_explanations_instead_of_pictures(planted
         planted["user_map"],
         planted["items"],
         REPORTING,
+        DATASET,
     )
     assert "no approximate posterior" in traversal
     neighbours = neighbours_of_popular_items(
-        weights, config, planted["train"], planted["items"], REPORTING
+        weights, config, planted["train"], planted["items"], REPORTING, DATASET
     )
     assert len(neighbours["table"]) == 4 * 3
 

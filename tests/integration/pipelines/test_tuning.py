@@ -17,6 +17,7 @@ from tests.conftest import REPO_ROOT
 from tests.helpers.mlflow_store import assert_records_its_data
 from tests.helpers.settings import shipped, training_settings
 from tests.unit.recommenders.test_latent import random_clicks
+from vaeops.config import flattened
 from vaeops.data.settings import DatasetParameters
 from vaeops.jobs.tuning import tune_hyperparameters
 from vaeops.pipelines.tuning import create_pipeline
@@ -182,12 +183,14 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
     best_params = yaml.safe_load(
         (kedro_project / "data/06_models/tuning/best_params.yml").read_text()
     )
-    assert best_params == {"training": study.best_trial.user_attrs["training"]}
-    assert best_params["training"]["anneal_cap"] == study.best_params["anneal_cap"]
-    assert best_params["training"]["model"]["hidden_dims"] == [
-        study.best_params["model.hidden_dims"]
-    ]
-    assert best_params["training"]["epochs"] == 2
+    # Only the searched settings, as the best trial trained them: not this small
+    # study's epochs.
+    tuned = best_params["overrides"]["training"]
+    assert flattened(tuned) == {
+        name: ([value] if name == "model.hidden_dims" else value)
+        for name, value in study.best_params.items()
+    }
+    assert "epochs" not in tuned
     report = (kedro_project / "data/08_reporting/tuning/comparison.md").read_text()
     tuned_test, default_test = (
         metrics["tuned/test/ndcg_at_100"],
@@ -241,21 +244,21 @@ def test_tuning_runs_nested_trials_resumes_and_its_best_params_drive_training(
     (kedro_project / "conf/tuned").mkdir()
     shutil.copy(
         kedro_project / "data/06_models/tuning/best_params.yml",
-        kedro_project / "conf/tuned/parameters_training.yml",
+        kedro_project / "conf/tuned/parameters_tuned.yml",
     )
-    run(["training"], env="tuned")
+    run(["training"], env="tuned", training={"epochs": 2})
     [training_run] = client.search_runs(
         [experiment_id],
         "params.`training.anneal_cap` != ''",
         order_by=["start_time DESC"],
         max_results=1,
     )
-    assert float(training_run.data.params["training.anneal_cap"]) == pytest.approx(
-        study.best_params["anneal_cap"]
-    )
-    assert training_run.data.params["training.model.latent_dim"] == str(
-        study.best_params["model.latent_dim"]
-    )
+    # The searched settings come from the file, the rest from conf/base and --params.
+    trained = training_run.data.params
+    assert float(trained["training.anneal_cap"]) == pytest.approx(study.best_params["anneal_cap"])
+    assert trained["training.model.latent_dim"] == str(study.best_params["model.latent_dim"])
+    assert trained["training.epochs"] == "2"
+    assert trained["training.batch_size"] == str(shipped()["training"]["batch_size"])
     # Trials and training runs name the same settings alike, so they line up in MLflow.
     training_names = {name for name in training_run.data.params if name.startswith("training.")}
     assert set(trials["trial-0"].data.params) == training_names
@@ -300,5 +303,5 @@ def test_a_recvae_study_runs_in_the_environment_the_docs_describe(kedro_project)
         "model.dropout": 0.5,
     }
     best = yaml.safe_load((kedro_project / "data/06_models/tuning/best_params.yml").read_text())
-    assert best["training"]["model"]["kind"] == "recvae"
-    assert best["training"]["model"]["gamma"] == study.best_params["model.gamma"]
+    assert best["overrides"]["training"]["model"]["gamma"] == study.best_params["model.gamma"]
+    assert "kind" not in best["overrides"]["training"]["model"], "the environment names it"

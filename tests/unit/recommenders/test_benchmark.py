@@ -344,7 +344,9 @@ def test_a_model_ahead_on_every_user_is_better_with_certainty():
     assert comparison["p_multvae_better"] == 1.0
     assert comparison["mean_difference"] == pytest.approx(0.4)
     assert output["report"]["against_ease"] == {}  # EASE was not benchmarked
-    assert output["report_markdown"].startswith(PROTOCOL["description"])
+    assert output["report_markdown"].startswith(
+        f"# Benchmark of every model\n\n{PROTOCOL['description']}"
+    )
     models, _, comparisons = markdown_tables(output["report_markdown"])
     assert models["model"] == [*TABLE_METRICS, "train seconds"]
     assert models["multvae"] == ["0.6000"] * len(TABLE_METRICS) + ["1.0"]

@@ -15,6 +15,7 @@ from vaeops.recommenders.configurations import (
     current_values,
     data_signature,
     study_name,
+    tuned_block,
     with_values,
 )
 from vaeops.reports.configurations import comparison_report
@@ -38,9 +39,22 @@ def test_a_trials_suggestions_become_a_training_block_that_the_best_params_file_
     }
     assert TRAINING["model"]["hidden_dims"] == [600, 600], "the given block is left as it was"
     best_trial_attrs = {TRAINED_BLOCK: trained, "mlflow_run_id": "abc"}
-    assert best_parameters_file(best_trial_attrs) == {"training": trained}
+    # Only the searched settings, as trained (a width as the list of layers), so the
+    # block's epochs or other --params of a small study stay out of the file.
+    best = best_parameters_file(best_trial_attrs, suggested)
+    assert best == {
+        "overrides": {
+            "training": {"anneal_cap": 0.5, "model": {"latent_dim": 50, "hidden_dims": [300, 300]}}
+        }
+    }
+    shorter = {**TRAINING, "epochs": 15, "model": {**TRAINING["model"], "dropout": 0.3}}
+    assert tuned_block(shorter, best) == {
+        **trained,
+        "epochs": 15,
+        "model": {**trained["model"], "dropout": 0.3},
+    }
     with pytest.raises(ValueError, match="records no training block.*tuning.study.name"):
-        best_parameters_file({"mlflow_run_id": "abc"})
+        best_parameters_file({"mlflow_run_id": "abc"}, suggested)
 
 
 def test_each_dataset_has_its_own_study_and_a_custom_file_is_named_by_its_stem():
@@ -97,7 +111,7 @@ SCORES = {
 
 
 def test_comparison_report_tabulates_scores_and_says_which_is_higher():
-    report = comparison_report(SCORES, {"anneal_cap": 0.3})
+    report = comparison_report(SCORES, {"overrides": {"training": {"anneal_cap": 0.3}}})
     [rows] = markdown_tables(report)
     assert rows == {
         "configuration": ["val/ndcg_at_100", "test/ndcg_at_100", "test/recall_at_20"],
@@ -108,7 +122,7 @@ def test_comparison_report_tabulates_scores_and_says_which_is_higher():
     assert "- test/ndcg_at_100: tuned 0.4100 is lower than default 0.4200 (-0.0100)." in report
     assert "recall_at_20: tuned" not in report, "verdicts are for NDCG only"
     tuned_yaml = report.split("```yaml\n")[1].split("```")[0]
-    assert yaml.safe_load(tuned_yaml) == {"training": {"anneal_cap": 0.3}}
+    assert yaml.safe_load(tuned_yaml) == {"overrides": {"training": {"anneal_cap": 0.3}}}
     assert comparison_metrics(SCORES)["tuned/test/ndcg_at_100"] == {"value": 0.41, "step": 0}
     assert len(comparison_metrics(SCORES)) == 6
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from vaeops.recommenders.latent import Posterior
 from vaeops.reports.latent_views import (
@@ -77,6 +78,14 @@ def test_user_map_has_a_genre_panel_only_when_items_have_genres():
         "no genre (1)",
     ]
     assert with_genres.get_suptitle() == "4 test users: encoder means μ, PCA to 2-D"
+    # Every title lies inside the figure, not clipped at its edge.
+    renderer = FigureCanvasAgg(with_genres).get_renderer()
+    with_genres.draw(renderer)
+    width = with_genres.bbox.width
+    for axis in with_genres.axes:
+        if axis.get_title():
+            extent = axis.title.get_window_extent(renderer)
+            assert 0 <= extent.x0 and extent.x1 <= width, axis.get_title()
 
     without = user_map(MU, HISTORY, GENRES.assign(genres=""), "pca", 8, 0, "test users")
     assert panel_titles(without) == ["coloured by activity"]

@@ -7,7 +7,9 @@ resolves conf/base before it merges conf/local over it, so a local override of
 ``training`` would never reach a block derived from it; and it merges ``--params``
 into each environment apart, so one override in conf/local replaced whole conf/base
 blocks. This loader merges as Kedro does (an environment's block replaces conf/base's
-whole, ``--params`` change single keys), then resolves everything together. Catalog
+whole, ``--params`` change single keys), then resolves everything together. An
+environment's ``overrides`` block changes single keys as ``--params`` do (the tuning
+pipeline's best_params.yml is one), before ``--params``. Catalog
 and other configuration load as Kedro loads them.
 """
 
@@ -21,6 +23,8 @@ from typing import Any
 from kedro.config import OmegaConfigLoader
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.resolvers import oc
+
+from vaeops.config import OVERRIDES
 
 
 def merge(*blocks: Any) -> dict[str, Any]:
@@ -78,11 +82,15 @@ class EnvironmentMergingConfigLoader(OmegaConfigLoader):
                 key, base_configs, env_configs, base_path, env_path, processed_files
             )
         # As Kedro merges them: a block of the environment replaces conf/base's whole,
-        # and --params change single keys; then everything is resolved together.
+        # its overrides and then --params change single keys; then everything is
+        # resolved together.
         merged = OmegaConf.unsafe_merge(DictConfig({}), *base_configs.values())
         if (self.env or self.default_run_env) != self.base_env:
             for block in OmegaConf.unsafe_merge(DictConfig({}), *env_configs.values()):
-                merged[block] = env_configs_block(env_configs, block)
+                if block != OVERRIDES:
+                    merged[block] = env_configs_block(env_configs, block)
+            if any(OVERRIDES in config for config in env_configs.values()):
+                merged = OmegaConf.unsafe_merge(merged, env_configs_block(env_configs, OVERRIDES))
         merged = OmegaConf.unsafe_merge(merged, self.runtime_params or {})
         return OmegaConf.to_container(merged, resolve=True)
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from vaeops.adapters.mlflow.lineage import dataset_label
 from vaeops.config import flattened
+from vaeops.reports.measurements import duration
 from vaeops.secrets import mask_secrets, mask_text
 
 # `kedro run` without --pipeline trains, evaluates and registers the model.
@@ -51,7 +52,7 @@ class RunSummary:
 def format_summary(summary: RunSummary) -> str:
     """The summary as the terminal shows it: a heading, the table, then one fact a line
     with the labels aligned."""
-    lines = [f"{summary.title}: finished in {_duration(summary.seconds)}"]
+    lines = [f"{summary.title}: finished in {duration(summary.seconds)}"]
     if summary.table is not None:
         lines += ["", summary.table.to_markdown(floatfmt=".4f"), ""]
     width = max((len(label) for label, _ in summary.facts), default=0)
@@ -274,8 +275,3 @@ def _relative(path: str | Path) -> str:
     """``path`` relative to the working directory where it lies inside it."""
     path = Path(path)
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
-
-
-def _duration(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"

@@ -3,9 +3,15 @@ curves, nested runs, run tags, and the names and descriptions that make runs fin
 
 from __future__ import annotations
 
+import datetime
+import shlex
+import sys
 import time
+from pathlib import Path
 
 import mlflow
+
+from vaeops.reports.titles import RunFacts
 
 # β is in a record only for a model whose KL weight is annealed.
 EPOCH_METRICS = ("loss", "neg_log_likelihood", "kl", "beta", "epoch_seconds")
@@ -65,6 +71,13 @@ def active_run_id() -> str | None:
     """The MLflow run this Kedro run logs to, to cross-reference decisions and runs."""
     run = mlflow.active_run()
     return run.info.run_id if run else None
+
+
+def run_facts(dataset: str) -> RunFacts:
+    """What a report's title says of this run: the data set, the MLflow run, the
+    command that started the process (``kedro run ...``) and today's date."""
+    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    return RunFacts(dataset, active_run_id(), command, datetime.date.today().isoformat())
 
 
 def metric_history(metrics: dict[str, float]) -> dict[str, dict[str, float]]:

@@ -20,6 +20,7 @@ from vaeops.augmentation.settings import AugmentationParameters, arm_settings
 from vaeops.augmentation.study import experiments, minority_relevant
 from vaeops.jobs.augmentation_runs import log_comparison
 from vaeops.jobs.augmentation_tuning import choose_arm_settings
+from vaeops.jobs.titles import titled_report
 from vaeops.reports.augmentation import report_markdown
 from vaeops.reports.augmentation_figures import accuracy_by_size, generator_views
 
@@ -121,4 +122,7 @@ def write_report(
     captions: dict,
     augmentation: AugmentationParameters,
 ) -> str:
-    return report_markdown(summary, chosen_settings, captions, augmentation)
+    return titled_report(
+        report_markdown(summary, chosen_settings, captions, augmentation),
+        ", ".join(augmentation.selected_datasets),
+    )

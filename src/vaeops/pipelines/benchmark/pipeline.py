@@ -26,7 +26,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 report_benchmark,
-                ["benchmark_results", "params:benchmark"],
+                ["benchmark_results", "params:benchmark", "params:dataset"],
                 {
                     "report": "benchmark_report",
                     "report_markdown": "benchmark_report_markdown",

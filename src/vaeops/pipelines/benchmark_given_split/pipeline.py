@@ -35,7 +35,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 report_benchmark,
-                ["given_split_results", "params:benchmark_given_split.benchmark"],
+                [
+                    "given_split_results",
+                    "params:benchmark_given_split.benchmark",
+                    "params:benchmark_given_split.dataset",
+                ],
                 {
                     "report": "given_split_report",
                     "report_markdown": "given_split_report_markdown",

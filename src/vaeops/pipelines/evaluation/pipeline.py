@@ -16,6 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_target",
                     "user_map",
                     "params:evaluation",
+                    "params:dataset",
                 ],
                 {
                     "metrics": "test_metrics",

@@ -5,6 +5,7 @@ from matplotlib.figure import Figure
 from vaeops.data.settings import DatasetParameters
 from vaeops.data.sparse import resolve_device
 from vaeops.data.splits import held_out_user_ids
+from vaeops.jobs.titles import titled_report
 from vaeops.recommenders.latent import Posterior, decoder_item_vectors, posteriors_by_split
 from vaeops.recommenders.models import load_model
 from vaeops.recommenders.settings import ReportingParameters
@@ -23,6 +24,7 @@ def neighbours_of_popular_items(
     train: sp.csr_matrix,
     items: pd.DataFrame,
     reporting: ReportingParameters,
+    dataset: DatasetParameters,
 ) -> dict:
     settings = reporting.item_neighbours
     table = latent_tables.popular_item_neighbours(
@@ -32,7 +34,10 @@ def neighbours_of_popular_items(
         n_items=settings.n_items,
         n_neighbours=settings.n_neighbours,
     )
-    return {"table": table, "markdown": latent_tables.neighbours_markdown(table)}
+    return {
+        "table": table,
+        "markdown": titled_report(latent_tables.neighbours_markdown(table), dataset),
+    }
 
 
 def encode_posteriors(
@@ -77,8 +82,9 @@ def traverse_between_users(
     user_map: pd.DataFrame,
     items: pd.DataFrame,
     reporting: ReportingParameters,
+    dataset: DatasetParameters,
 ) -> str:
-    return latent_tables.traversal_markdown(
+    markdown = latent_tables.traversal_markdown(
         load_model(model_config, weights, resolve_device(reporting.device)),
         posteriors,
         test_fold_in,
@@ -87,6 +93,7 @@ def traverse_between_users(
         steps=reporting.traversal.steps,
         top_k=reporting.traversal.top_k,
     )
+    return titled_report(markdown, dataset)
 
 
 def check_posterior_health(

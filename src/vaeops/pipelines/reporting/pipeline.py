@@ -31,6 +31,7 @@ def _item_nodes() -> list:
                 "train_matrix",
                 "item_descriptions",
                 "params:reporting",
+                "params:dataset",
             ],
             {
                 "table": "latent_item_neighbours_table",
@@ -79,6 +80,7 @@ def _latent_space_nodes() -> list:
                 "user_map",
                 "item_descriptions",
                 "params:reporting",
+                "params:dataset",
             ],
             "latent_traversal_markdown",
             name="traverse_between_users",

@@ -14,11 +14,12 @@ MATRICES = (
 SETTINGS = ("params:training", "params:tuning", "params:dataset", "params:evaluation")
 
 
-def study_and_comparison(tune: Callable[..., dict]) -> Pipeline:
+def study_and_comparison(tune: Callable[..., dict], compare: Callable[..., dict]) -> Pipeline:
     """The study on the train and validation users, then the comparison on the test users:
     the template both tuning pipelines put under their namespace. It reads the five
     matrices and params:training, tuning, dataset and evaluation; ``tune`` is the study's
-    node, whose signature types params:dataset as the namespace's data source."""
+    node and ``compare`` the comparison's, whose signatures type params:dataset as the
+    namespace's data source."""
     return Pipeline(
         [
             # The study sees the training and validation users only.
@@ -37,8 +38,14 @@ def study_and_comparison(tune: Callable[..., dict]) -> Pipeline:
             ),
             # The test users are used once, after the search, for both configurations.
             node(
-                compare_on_test,
-                [*MATRICES, "best_params", "params:training", "params:evaluation"],
+                compare,
+                [
+                    *MATRICES,
+                    "best_params",
+                    "params:training",
+                    "params:evaluation",
+                    "params:dataset",
+                ],
                 {"metrics": "comparison_metrics", "report": "comparison_report"},
                 name="compare_tuned_and_default_on_test",
             ),
@@ -49,7 +56,7 @@ def study_and_comparison(tune: Callable[..., dict]) -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     """The study of params:training on the Liang split; its outputs are ``tuning.*``."""
     return Pipeline(
-        study_and_comparison(tune_hyperparameters),
+        study_and_comparison(tune_hyperparameters, compare_on_test),
         namespace="tuning",
         inputs=set(MATRICES),
         parameters=set(SETTINGS),

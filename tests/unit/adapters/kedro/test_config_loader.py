@@ -50,6 +50,20 @@ def test_a_derived_block_sees_the_local_environment_and_the_runtime_overrides(co
     assert params["evaluation"] == {"ks": [20, 100]}
 
 
+def test_an_environments_overrides_change_single_keys_before_the_runtime_overrides(conf):
+    # best_params.yml as docs/tuning.md copies it: only the searched settings.
+    tuned = "overrides: {training: {patience: 7, model: {latent_dim: 16}}}\n"
+    (conf / "local" / "parameters_tuned.yml").write_text(tuned)
+    params = parameters(conf, runtime_params={"training": {"epochs": 3}})
+    assert params["training"] == {
+        "epochs": 3,
+        "patience": 7,
+        "model": {"kind": "multvae", "latent_dim": 16},
+    }
+    assert "overrides" not in params
+    assert params["benchmark"]["derived"]["model"] == {"kind": "multdae", "latent_dim": 16}
+
+
 def test_merge_takes_mappings_only():
     assert merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}}) == {"a": {"b": 1, "c": 3}}
     with pytest.raises(TypeError, match="merge takes mappings"):
