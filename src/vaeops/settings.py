@@ -4,9 +4,11 @@ import warnings
 
 from vaeops.adapters.kedro.checkpoints import CheckpointHooks
 from vaeops.adapters.kedro.config_loader import RESOLVERS, EnvironmentMergingConfigLoader
+from vaeops.adapters.kedro.console import plain_lines_off_terminal
 from vaeops.adapters.kedro.hooks import (
     DataErrorHooks,
     MlflowRecordHooks,
+    NodeProgressHooks,
     ParameterCheckHooks,
     RunSummaryHooks,
 )
@@ -19,6 +21,7 @@ HOOKS = (
     DataErrorHooks(),
     TrackingServerHooks(),
     RunStatusHooks(),
+    NodeProgressHooks(),
     MlflowRecordHooks(),
     RunSummaryHooks(),
     CheckpointHooks(),
@@ -42,3 +45,7 @@ CONFIG_LOADER_ARGS = {
 warnings.filterwarnings(
     "ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning
 )
+
+# Kedro imports this module before a session logs its first line: from here on, output
+# that is not a terminal gets plain lines (conf/logging.yml says why).
+plain_lines_off_terminal()

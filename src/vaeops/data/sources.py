@@ -32,6 +32,9 @@ import pooch
 from vaeops.errors import DataError
 
 logger = logging.getLogger(__name__)
+# pooch writes its own "Downloading data from ..." notices to stderr, outside logging, even
+# when the download then fails; obtain() logs the one line that says where files came from.
+pooch.get_logger().setLevel(logging.WARNING)
 
 PIP_TIMEOUT_S = 300
 
@@ -171,7 +174,7 @@ def extract_from_zip(url: str, sha256: str | None, members: Mapping[str, str]) -
 
 def _pip_download(requirement: str, folder: Path) -> Path:
     """Download one wheel without installing it; pip already knows the user's index and proxy."""
-    logger.info("downloading %s from the package index with pip", requirement)
+    logger.debug("downloading %s from the package index with pip", requirement)
     command = [
         sys.executable,
         "-m",
@@ -315,8 +318,13 @@ def obtain(
     cache_dir: Path,
     layouts: Sequence[Sequence[str]],
 ) -> tuple[int, LocatedFiles]:
-    """Verified files for one of ``layouts`` (preferred first): cached, else fetched."""
+    """Verified files for one of ``layouts`` (preferred first): cached, else fetched.
+
+    A source that fails before another delivers is named in the one line that says where
+    the files came from; the full errors go to the DataError when every source fails.
+    """
     failures: list[str] = []
+    unreachable: list[str] = []
     for index, files in enumerate(layouts):
         found = _verified_cache(sources, cache_dir, files, failures)
         if found is not None:
@@ -335,10 +343,15 @@ def obtain(
         try:
             fetcher.fetch(cache_dir, sources.checksums)
         except _FETCH_ERRORS as error:
-            logger.warning("%s: %s failed: %s", name, fetcher.description, error)
+            # Said once: in the line of the source that delivers, or in the DataError.
+            logger.debug("%s: %s failed: %s", name, fetcher.description, error)
             failures.append(f"{fetcher.description}: {error}")
+            unreachable.append(f"{fetcher.description} failed ({type(error).__name__})")
             continue
-        logger.info("%s: %s verified and stored in %s", name, fetcher.description, cache_dir)
+        before = "".join(f"{failed}; " for failed in unreachable)
+        logger.info(
+            "%s: %s%s verified and stored in %s", name, before, fetcher.description, cache_dir
+        )
         found = _verified_cache(sources, cache_dir, layouts[index], failures)
         assert found is not None, "files just verified and stored must verify"
         return index, found

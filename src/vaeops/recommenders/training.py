@@ -155,13 +155,28 @@ def _train_epochs(
         stop = progress.out_of_patience(training.patience)
         run.save(epoch, last=stop or epoch == training.epochs, loop=loop, progress=progress)
         if stop:
-            logger.info(
-                "Stopping after epoch %d: no better validation NDCG@%d for %d epochs",
-                epoch,
-                training.validation_k,
-                training.patience,
-            )
+            logger.info(stopping_message(epoch, progress, training))
             break
+
+
+def stopping_message(epoch: int, progress: ValidationProgress, training: TrainingParameters) -> str:
+    """Why training stopped after ``epoch``, and which epoch it keeps.
+
+    Stale epochs only count once β is at its cap, and once they count they all do, so
+    the last ``patience`` epochs are the counted ones: when they start later than the
+    epoch after the best one, β reached its cap there.
+    """
+    counted_from = epoch - training.patience + 1
+    kept = (
+        f"Stopping after epoch {epoch}, keeping epoch {progress.best_epoch} "
+        f"(validation NDCG@{training.validation_k} {progress.best_ndcg:.4f})"
+    )
+    if counted_from > progress.best_epoch + 1:
+        return (
+            f"{kept}: no better one in the {training.patience} epochs since β reached its "
+            f"cap in epoch {counted_from}; patience counts from there"
+        )
+    return f"{kept}: no better one in {training.patience} epochs"
 
 
 @dataclass(frozen=True)

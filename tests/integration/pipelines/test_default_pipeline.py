@@ -1,13 +1,18 @@
 """The README's `kedro run` on real MovieLens 100K, shortened to a few epochs."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import mlflow
 import pandas as pd
 import pytest
+from kedro.framework.project import pipelines
 
 from tests.conftest import REPO_ROOT
+from tests.helpers.mlflow_store import fresh_sqlite_store
 from vaeops.recommenders.retraining import interactions_fingerprint
 
 REQUIRED_TEST_METRICS = ("test/ndcg_at_100", "test/recall_at_20", "test/recall_at_50")
@@ -94,3 +99,56 @@ def test_default_pipeline_logs_one_complete_mlflow_run(run_kedro, kedro_project,
     assert per_user.groupby("model")["ndcg_at_100"].mean()["multvae"] == pytest.approx(
         metrics["test/ndcg_at_100"], abs=1e-6
     )
+
+
+# A log record of conf/logging.yml's plain format: "2026-12-07 21:06:51,353 - name - INFO - ".
+LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - [\w.]+ - [A-Z]+ - ")
+# What MLflow prints itself (not through logging) when it registers a model.
+MLFLOW_PRINTS = re.compile(r"(Successfully registered model|Created version) '")
+
+
+@pytest.mark.e2e
+def test_a_redirected_run_log_has_no_warning_and_no_wrapped_line(kedro_project, ml100k_dir):
+    """`make run > log`, as cron or CI runs it: stdout and stderr go to a file."""
+    fresh_sqlite_store(kedro_project / "mlflow.db")
+    # As a plain shell would run it: no terminal width, nothing forcing rich's layout.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE", "KEDRO_LOGGING_CONFIG")
+    }
+    log_path = kedro_project / "run.log"
+    with log_path.open("w") as log:
+        finished = subprocess.run(
+            [sys.executable, "-m", "kedro", "run"]
+            + ["--params", f"dataset.path={ml100k_dir},training.epochs=3"],
+            cwd=kedro_project,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            timeout=600,
+        )
+    lines = log_path.read_text().splitlines()
+    assert finished.returncode == 0, "\n".join(lines)
+
+    assert [line for line in lines if "WARNING" in line or "Warning" in line] == []
+    assert [line for line in lines if "\x1b[" in line] == [], "no colour codes in a file"
+    # Every line up to the summary is one whole log record (or one of MLflow's prints):
+    # none carries on a record broken across lines, none is padded out to a width.
+    summary = next(i for i, line in enumerate(lines) if line.startswith("training · "))
+    assert summary > 0
+    strays = [
+        line
+        for line in lines[:summary]
+        if line and not LOG_RECORD.match(line) and not MLFLOW_PRINTS.match(line)
+    ]
+    assert strays == []
+    assert [line for line in lines if line != line.rstrip()] == []
+    assert max(len(line) for line in lines) > 120, "long records stay on one line"
+    # One progress line per node, each name whole.
+    names = [node.name for node in pipelines["__default__"].nodes]
+    progress = [line.split(" - INFO - ", 1)[1] for line in lines if " - INFO - node " in line]
+    assert [line.split(": ", 1)[0] for line in progress] == [
+        f"node {k} of {len(names)}" for k in range(1, len(names) + 1)
+    ]
+    assert sorted(line.split(": ", 1)[1] for line in progress) == sorted(names)

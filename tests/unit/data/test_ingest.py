@@ -82,14 +82,39 @@ def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
 # --------------------------------------------------------------------------- real ml-100k
 
 
+class Recorded(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture(scope="module")
-def mirrored_raw_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
-    """A raw_dir filled from the PyPI mirror, GroupLens made unreachable so the mirror runs."""
+def mirrored(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, pd.DataFrame, list[logging.LogRecord]]:
+    """A raw_dir filled from the PyPI mirror, GroupLens made unreachable so the mirror
+    runs, and what vaeops.data logged at INFO and above meanwhile."""
     raw_dir = tmp_path_factory.mktemp("raw")
-    with pytest.MonkeyPatch.context() as patch:
-        serve(patch, no_network)
-        frame = load_interactions("ml-100k", raw_dir)
-    return raw_dir, frame
+    recorded, data_logger = Recorded(), logging.getLogger("vaeops.data")
+    level = data_logger.level
+    data_logger.addHandler(recorded)
+    data_logger.setLevel(logging.INFO)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            serve(patch, no_network)
+            frame = load_interactions("ml-100k", raw_dir)
+    finally:
+        data_logger.removeHandler(recorded)
+        data_logger.setLevel(level)
+    return raw_dir, frame, [r for r in recorded.records if r.levelno >= logging.INFO]
+
+
+@pytest.fixture(scope="module")
+def mirrored_raw_dir(mirrored) -> tuple[Path, pd.DataFrame]:
+    return mirrored[:2]
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +131,17 @@ def test_pypi_mirror_rebuilds_u_data_byte_for_byte(mirrored_raw_dir):
     assert frame.dtypes.astype(str).tolist() == ["int64", "int64", "float64", "int64"]
     assert (len(frame), frame["user"].nunique(), frame["item"].nunique()) == (100_000, 943, 1_682)
     assert sorted(p.name for p in (raw_dir / "ml-100k").iterdir()) == ["ml-100k.item", "u.data"]
+
+
+def test_a_fallback_that_succeeds_is_one_info_line(mirrored):
+    raw_dir, _, records = mirrored
+    fetched = [r for r in records if r.name == "vaeops.data.sources"]
+    assert [r.levelname for r in fetched] == ["INFO"]
+    assert fetched[0].getMessage() == (
+        "ml-100k: download https://files.grouplens.org/datasets/movielens/ml-100k.zip failed "
+        "(OSError); PyPI mirror: recbole==1.2.1 wheel, recbole/dataset_example/ml-100k/ "
+        f"verified and stored in {raw_dir / 'ml-100k'}"
+    )
 
 
 def test_second_call_uses_the_cache_without_downloading(mirrored_raw_dir, offline):

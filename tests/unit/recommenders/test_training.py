@@ -35,7 +35,12 @@ def test_beta_reaches_its_cap_after_the_configured_share_of_the_run():
     assert [round(r["beta"], 4) for r in result.history] == [0.05, 0.1167, 0.1833, 0.2, 0.2, 0.2]
 
 
-def test_patience_counts_only_once_beta_is_at_its_cap():
+def stopping_line(caplog) -> str:
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Stopping")]
+    return line
+
+
+def test_patience_counts_only_once_beta_is_at_its_cap(caplog):
     train, fold_in, target = small_problem()
     # A learning rate of 0 freezes the weights: validation NDCG never improves after epoch 1.
     config = frozen(
@@ -48,21 +53,33 @@ def test_patience_counts_only_once_beta_is_at_its_cap():
             device="cpu",
         )
     )
-    result = train_autoencoder(config, train, fold_in, target)
+    with caplog.at_level(logging.INFO, logger="vaeops.recommenders.training"):
+        result = train_autoencoder(config, train, fold_in, target)
     # beta reaches its cap with the last update of epoch 5 (20 of 80 planned updates);
     # epochs 5 and 6 bring nothing better, so the run stops after epoch 6 and keeps epoch 1.
     assert result.stopped_epoch == 6 and len(result.history) == 6
     assert result.best_epoch == 1
     assert result.history[4]["beta"] == pytest.approx(0.19)  # the cap's last step: 19 of 20
     assert result.history[5]["beta"] == pytest.approx(0.2)
+    # The log names the kept epoch and why patience started late.
+    assert stopping_line(caplog) == (
+        "Stopping after epoch 6, keeping epoch 1 (validation NDCG@100 "
+        f"{result.best_validation_ndcg:.4f}): no better one in the 2 epochs since β reached "
+        "its cap in epoch 5; patience counts from there"
+    )
 
 
-def test_patience_for_a_model_without_annealing_counts_from_the_start():
+def test_patience_for_a_model_without_annealing_counts_from_the_start(caplog):
     train, fold_in, target = small_problem()
     dae = {"kind": "multdae", "hidden_dims": [], "latent_dim": 8}
     config = frozen(training_settings(dae, epochs=20, batch_size=50, patience=3, device="cpu"))
-    result = train_autoencoder(config, train, fold_in, target)
+    with caplog.at_level(logging.INFO, logger="vaeops.recommenders.training"):
+        result = train_autoencoder(config, train, fold_in, target)
     assert (result.best_epoch, result.stopped_epoch) == (1, 4)
+    assert stopping_line(caplog) == (
+        "Stopping after epoch 4, keeping epoch 1 (validation NDCG@100 "
+        f"{result.best_validation_ndcg:.4f}): no better one in 3 epochs"
+    )
     assert "beta" not in result.history[0]
 
 

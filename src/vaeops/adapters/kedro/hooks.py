@@ -1,5 +1,6 @@
 """Kedro hooks of the project."""
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -45,6 +46,29 @@ from vaeops.config import plain_settings
 from vaeops.errors import DataError
 
 TRACEBACK_VARIABLE = "VAEOPS_TRACEBACK"
+
+logger = logging.getLogger(__name__)
+
+
+class NodeProgressHooks:
+    """Logs "node k of n: name" as each node starts.
+
+    Kedro's own "Running node" line spells out every input and output, and its
+    "Completed k out of n tasks" comes after the node; conf/logging.yml quiets both.
+    """
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._started = 0
+
+    @hook_impl
+    def before_pipeline_run(self, pipeline: Pipeline) -> None:
+        self._total, self._started = len(pipeline.nodes), 0
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        self._started += 1
+        logger.info("node %d of %d: %s", self._started, self._total, node.name)
 
 
 class ParameterCheckHooks:

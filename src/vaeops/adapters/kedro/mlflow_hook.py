@@ -15,10 +15,15 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 from kedro.pipeline import Node, Pipeline
-from kedro_mlflow.framework.hooks import MlflowHook
 
+from vaeops.adapters.kedro.console import import_kedro_mlflow_quietly
 from vaeops.config import plain_settings
 from vaeops.secrets import mask_secrets
+
+# First, so that kedro-mlflow's import of its model class warns of nothing users can fix.
+import_kedro_mlflow_quietly()
+
+from kedro_mlflow.framework.hooks import MlflowHook  # noqa: E402
 
 # The distribution whose registered hook this one replaces.
 KEDRO_MLFLOW_PLUGIN = "kedro_mlflow"
