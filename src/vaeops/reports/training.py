@@ -7,7 +7,8 @@ from matplotlib.figure import Figure
 
 
 def training_curves(history: pd.DataFrame) -> Figure:
-    """Loss, KL with its weight β, and the validation metric with the kept epoch marked."""
+    """Loss, KL (with its weight β where the model anneals it), and the validation metric
+    with the kept epoch marked."""
     validation_column = next(c for c in history.columns if c.startswith("val_ndcg_at_"))
     figure = Figure(figsize=(13, 3.6), constrained_layout=True)
     axes = figure.subplots(1, 3)
@@ -16,11 +17,13 @@ def training_curves(history: pd.DataFrame) -> Figure:
     axes[0].set_title("training loss")
     axes[0].legend()
     axes[1].plot(history["epoch"], history["kl"], color="tab:purple", label="KL")
-    twin = axes[1].twinx()
-    twin.plot(history["epoch"], history["beta"], color="tab:gray", linestyle="--", label="β")
-    axes[1].set_title("KL and its weight β")
+    axes[1].set_title("KL")
     axes[1].legend(loc="upper left")
-    twin.legend(loc="lower right")
+    if "beta" in history:  # only a Mult-VAE anneals its KL weight
+        twin = axes[1].twinx()
+        twin.plot(history["epoch"], history["beta"], color="tab:gray", linestyle="--", label="β")
+        axes[1].set_title("KL and its weight β")
+        twin.legend(loc="lower right")
     best = history[validation_column].idxmax()
     axes[2].plot(history["epoch"], history[validation_column], color="tab:green")
     axes[2].axvline(

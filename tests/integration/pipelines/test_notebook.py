@@ -40,15 +40,18 @@ def test_kedro_runs_log_the_latent_report_and_the_notebook_explores_them(
     run_kedro, kedro_project, ml100k_dir, monkeypatch
 ):
     dataset = {"path": str(ml100k_dir)}
+    # Another model on the same data: a run the notebook must not compare with the others.
+    run_kedro(dataset=dataset, training={"epochs": 2, "model": {"kind": "multdae"}})
     run_kedro(dataset=dataset, training={"epochs": 2})
     run_kedro("reporting", dataset=dataset)  # alone, on the saved model
     run_kedro(dataset=dataset, training={"epochs": 2, "total_anneal_steps": 2})
 
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{kedro_project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("vaeops")
-    tuned, standalone, default = client.search_runs(
+    tuned, standalone, default, other_model = client.search_runs(
         [experiment.experiment_id], order_by=["attributes.start_time DESC"]
     )
+    assert other_model.info.run_name == "training · multdae · ml-100k"
     assert "test/ndcg_at_100" not in standalone.data.metrics
     for run in (default, standalone, tuned):
         artifacts = {item.path for item in client.list_artifacts(run.info.run_id, "latent")}
@@ -84,7 +87,9 @@ def test_kedro_runs_log_the_latent_report_and_the_notebook_explores_them(
         + str(output.get("data", {}).get("text/plain", ""))
         for output in outputs
     )
-    assert "3 runs in 'vaeops'" in text and "2 with test metrics" in text
+    assert "4 runs in 'vaeops'" in text and "3 with test metrics" in text
+    assert "2 of them named 'training · multvae · ml-100k'" in text
+    assert other_model.info.run_id[:8] not in text, "the Mult-DAE run is left out"
     assert "parameter that differs" in text and "training.total_anneal_steps" in text
     assert "latent/active_dimensions" in text
     assert "| Star Wars (1977) (" in text, "the item-neighbour table with MovieLens titles"
