@@ -3,51 +3,33 @@ the test users that follows it. Both are use cases of ``jobs.tuning`` (they open
 studies and MLflow runs, which pipelines leave to jobs), typed by the settings schema:
 ``tuning`` arrives as ``TuningParameters``, checked before the run."""
 
-import scipy.sparse as sp
+import functools
+import inspect
+import typing
+from collections.abc import Callable
 
-from vaeops.data.settings import DatasetParameters
-from vaeops.jobs import tuning as jobs
-from vaeops.recommenders.settings import (
-    EvaluationParameters,
-    TrainingParameters,
-    TuningParameters,
-)
+from pydantic import BaseModel
 
-__all__ = ["compare_on_test", "tune_hyperparameters"]
+from vaeops.jobs.tuning import compare_on_test, tune_hyperparameters
+
+__all__ = ["compare_on_test", "on_data_source", "tune_hyperparameters"]
 
 
-def tune_hyperparameters(
-    train_matrix: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix,
-    validation_target: sp.csr_matrix,
-    training: TrainingParameters,
-    tuning: TuningParameters,
-    dataset: DatasetParameters,
-) -> dict:
-    return jobs.tune_hyperparameters(
-        train_matrix, validation_fold_in, validation_target, training, tuning, dataset
+def on_data_source(job: Callable[..., dict], source: type[BaseModel]) -> Callable[..., dict]:
+    """``job`` as a node whose ``dataset`` parameter is typed ``source``. Kedro validates
+    a node's parameters into the model its signature names, but passes a union such as
+    the job's unchecked; the template runs on a Liang-split dataset or a given split's."""
+
+    @functools.wraps(job)
+    def node_function(*args, **kwargs) -> dict:
+        return job(*args, **kwargs)
+
+    signature = inspect.signature(job)
+    node_function.__signature__ = signature.replace(
+        parameters=[
+            parameter.replace(annotation=source) if name == "dataset" else parameter
+            for name, parameter in signature.parameters.items()
+        ]
     )
-
-
-def compare_on_test(  # noqa: PLR0913 (five matrices and the settings)
-    train_matrix: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix,
-    validation_target: sp.csr_matrix,
-    test_fold_in: sp.csr_matrix,
-    test_target: sp.csr_matrix,
-    best_params: dict,
-    training: TrainingParameters,
-    evaluation: EvaluationParameters,
-    dataset: DatasetParameters,
-) -> dict:
-    return jobs.compare_on_test(
-        train_matrix,
-        validation_fold_in,
-        validation_target,
-        test_fold_in,
-        test_target,
-        best_params,
-        training,
-        evaluation,
-        dataset,
-    )
+    node_function.__annotations__ = {**typing.get_type_hints(job), "dataset": source}
+    return node_function

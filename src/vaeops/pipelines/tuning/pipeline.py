@@ -1,8 +1,9 @@
-from collections.abc import Callable
-
 from kedro.pipeline import Pipeline, node
+from pydantic import BaseModel
 
-from .nodes import compare_on_test, tune_hyperparameters
+from vaeops.data.settings import DatasetParameters
+
+from .nodes import compare_on_test, on_data_source, tune_hyperparameters
 
 MATRICES = (
     "train_matrix",
@@ -14,17 +15,16 @@ MATRICES = (
 SETTINGS = ("params:training", "params:tuning", "params:dataset", "params:evaluation")
 
 
-def study_and_comparison(tune: Callable[..., dict], compare: Callable[..., dict]) -> Pipeline:
+def study_and_comparison(source: type[BaseModel]) -> Pipeline:
     """The study on the train and validation users, then the comparison on the test users:
     the template both tuning pipelines put under their namespace. It reads the five
-    matrices and params:training, tuning, dataset and evaluation; ``tune`` is the study's
-    node and ``compare`` the comparison's, whose signatures type params:dataset as the
-    namespace's data source."""
+    matrices and params:training, tuning, dataset and evaluation; params:dataset is the
+    namespace's data ``source``."""
     return Pipeline(
         [
             # The study sees the training and validation users only.
             node(
-                tune,
+                on_data_source(tune_hyperparameters, source),
                 [*MATRICES[:3], "params:training", "params:tuning", "params:dataset"],
                 {
                     "summary": "study_summary",
@@ -38,7 +38,7 @@ def study_and_comparison(tune: Callable[..., dict], compare: Callable[..., dict]
             ),
             # The test users are used once, after the search, for both configurations.
             node(
-                compare,
+                on_data_source(compare_on_test, source),
                 [
                     *MATRICES,
                     "best_params",
@@ -56,7 +56,7 @@ def study_and_comparison(tune: Callable[..., dict], compare: Callable[..., dict]
 def create_pipeline(**kwargs) -> Pipeline:
     """The study of params:training on the Liang split; its outputs are ``tuning.*``."""
     return Pipeline(
-        study_and_comparison(tune_hyperparameters, compare_on_test),
+        study_and_comparison(DatasetParameters),
         namespace="tuning",
         inputs=set(MATRICES),
         parameters=set(SETTINGS),

@@ -2,13 +2,7 @@ import scipy.sparse as sp
 
 from vaeops.data.settings import CarvedValidationParameters, GivenSplitDatasetParameters
 from vaeops.data.splits import read_given_split
-from vaeops.jobs.tuning import compare_on_test, tune_hyperparameters
 from vaeops.recommenders.benchmark import given_split_data
-from vaeops.recommenders.settings import (
-    EvaluationParameters,
-    TrainingParameters,
-    TuningParameters,
-)
 
 
 def carve_for_tuning(
@@ -26,42 +20,3 @@ def carve_for_tuning(
         "test_fold_in": data.test_fold_in,
         "test_target": data.test_target,
     }
-
-
-def tune_on_given_split(
-    train_matrix: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix,
-    validation_target: sp.csr_matrix,
-    training: TrainingParameters,
-    tuning: TuningParameters,
-    dataset: GivenSplitDatasetParameters,
-) -> dict:
-    """The template's study, on the given split's data source."""
-    return tune_hyperparameters(
-        train_matrix, validation_fold_in, validation_target, training, tuning, dataset
-    )
-
-
-def compare_on_given_split(  # noqa: PLR0913 (five matrices and the settings)
-    train_matrix: sp.csr_matrix,
-    validation_fold_in: sp.csr_matrix,
-    validation_target: sp.csr_matrix,
-    test_fold_in: sp.csr_matrix,
-    test_target: sp.csr_matrix,
-    best_params: dict,
-    training: TrainingParameters,
-    evaluation: EvaluationParameters,
-    dataset: GivenSplitDatasetParameters,
-) -> dict:
-    """The template's comparison, titled with the given split's data source."""
-    return compare_on_test(
-        train_matrix,
-        validation_fold_in,
-        validation_target,
-        test_fold_in,
-        test_target,
-        best_params,
-        training,
-        evaluation,
-        dataset,
-    )

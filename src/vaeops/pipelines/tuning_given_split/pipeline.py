@@ -1,8 +1,9 @@
 from kedro.pipeline import Pipeline, node
 
+from vaeops.data.settings import GivenSplitDatasetParameters
 from vaeops.pipelines.tuning.pipeline import MATRICES, study_and_comparison
 
-from .nodes import carve_for_tuning, compare_on_given_split, tune_on_given_split
+from .nodes import carve_for_tuning
 
 DATASET = "params:benchmark_given_split.dataset"
 CARVE = "params:benchmark_given_split.validation"
@@ -19,7 +20,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         name="carve_validation_for_tuning",
     )
     return Pipeline(
-        [carve, study_and_comparison(tune_on_given_split, compare_on_given_split)],
+        [carve, study_and_comparison(GivenSplitDatasetParameters)],
         namespace="tuning_given_split",
         parameters={DATASET: DATASET, CARVE: CARVE, "params:dataset": DATASET},
     )
