@@ -77,12 +77,17 @@ def machine() -> dict:
 
 def record(args: argparse.Namespace, root: Path) -> Path:
     """Write docs/results/<date>-<name>.json: the reports, with how they were made."""
-    commit = (
-        args.commit
-        or subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
+    # The full hash, whether the commit was named in short or not at all.
+    named = args.commit or "HEAD"
+    resolved = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{named}^{{commit}}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
+    if resolved.returncode != 0:
+        raise SystemExit(f"--commit {named!r} names no commit of {root}; give the measured one.")
+    commit = resolved.stdout.strip()
     content = {
         "name": args.name,
         "command": args.command,
